@@ -1,0 +1,314 @@
+"""Per-kernel IR capture from Warp 1.19, shared by the ``cpu`` and ``cuda`` backends.
+
+The steps (see shared/warp-notes.md for the measured facts behind each):
+
+1. Load a kernel's standalone source as a real module (the function-name counter is cleared
+   first, so ``@wp.func`` native names do not depend on what this process loaded before).
+2. Codegen the kernel in isolation with its own ``ModuleBuilder`` so a bad sibling cannot poison
+   it, drop the constant prelude, and strip the file-path comments and ``<L n>`` line tags.
+3. Split that translation unit into the forward kernel function, the backward kernel function and
+   the rest (args struct, helper functions, entry points): no text appears in two fields.
+4. Compile many kernels' units together, one prelude per group, and bisect when a compile fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+_FILE_COMMENT = re.compile(r"^[ \t]*// [^\n]*\.py:\d+\n", re.M)
+_LINE_TAG = re.compile(r"[ \t]*<L \d+>$", re.M)
+_LINE_DIRECTIVE = re.compile(r"^[ \t]*#line [^\n]*\n", re.M)
+
+FIXED_MODULE_OPTIONS = {
+    "strip_hash": True,  # kernel names without a per-build hash
+    "cpu_compiler_flags": "",  # no -march=native: objects independent of the host
+    "enable_mathdx_gemm": False,  # mathdx codegen costs ~23 s per kernel
+    "enable_mathdx_fft": False,
+    "enable_mathdx_solver": False,
+    "lineinfo": False,
+}
+INTERNAL_ERROR_TYPES = (AttributeError, RecursionError, KeyError, IndexError, ValueError, TypeError, AssertionError, NameError, ZeroDivisionError)
+
+_warp_ready = False
+
+
+def init_warp(cache_dir: str | None = None):
+    """Import and initialise Warp once per process with a private kernel cache."""
+    global _warp_ready
+    import warp as wp
+
+    if not _warp_ready:
+        wp.config.quiet = True
+        wp.config.kernel_cache_dir = cache_dir or tempfile.mkdtemp(prefix="warpfuzz-cache-")
+        wp.config.enable_cpu_blocks = False
+        wp.init()
+        _warp_ready = True
+    return wp
+
+
+def warp_version() -> str:
+    import warp
+
+    return warp.__version__
+
+
+def load_module(source: str, module_name: str, directory: str):
+    """Import ``source`` as module ``module_name`` from a file in ``directory``; returns the Warp module."""
+    import warp as wp
+    import warp._src.context as ctx
+
+    ctx.function_key_counts.clear()
+    path = os.path.join(directory, module_name + ".py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
+    sys.modules.pop(module_name, None)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return mod, wp.get_module(module_name)
+
+
+def unload_module(module_name: str):
+    import warp._src.context as ctx
+
+    sys.modules.pop(module_name, None)
+    ctx.user_modules.pop(module_name, None) if hasattr(ctx, "user_modules") else None
+
+
+def module_options(wmodule, device: str) -> dict:
+    """The options this kernel's module compiles with: its own settings plus the fixed ones.
+    A CPU launch runs with ``block_dim`` 1 (Warp's CPU blocks are off), so CPU code is generated
+    for that; CUDA keeps the module's block size."""
+    import warp as wp
+
+    wmodule.options.update(FIXED_MODULE_OPTIONS)
+    if device == "cpu":
+        wmodule.options["block_dim"] = 1
+    return wmodule.resolve_options(wp.config)
+
+
+def clean_cpp(text: str) -> str:
+    text = _FILE_COMMENT.sub("", text)
+    text = _LINE_TAG.sub("", text)
+    text = _LINE_DIRECTIVE.sub("", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+@dataclass
+class KernelUnit:
+    """One kernel's translation unit, split into the record's IR fields."""
+
+    name: str  # native (mangled) kernel name
+    prelude: str  # constant module header this unit compiles under
+    forward: str
+    backward: str
+    support: str
+    options: dict = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        return self.support_head + self.forward + self.backward + self.support_tail
+
+    # the split keeps positions so the unit can be reassembled exactly for compilation
+    support_head: str = ""
+    support_tail: str = ""
+
+
+def kernel_unit(wmodule, kernel, device: str, arch: int = 90) -> KernelUnit:
+    """Codegen one kernel in isolation and split its translation unit."""
+    import warp._src.codegen as cg
+    from warp._src.context import ModuleBuilder, ModuleHasher
+
+    opts = module_options(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
+    builder = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device)
+    source = builder.codegen(device)
+    marker = cg.codegen_cast_macros
+    cut = source.index(marker) + len(marker)
+    prelude, body = source[:cut], clean_cpp(source[cut:])
+    name = kernel.get_mangled_name()
+    fwd_name = f"{name}_cpu_kernel_forward" if device == "cpu" else cg.cuda_kernel_forward_name(kernel)
+    bwd_name = f"{name}_cpu_kernel_backward" if device == "cpu" else cg.cuda_kernel_backward_name(kernel)
+    fwd = _function_span(body, fwd_name)
+    bwd = _function_span(body, bwd_name) if opts["enable_backward"] else None
+    spans = sorted(s for s in (fwd, bwd) if s)
+    head = body[: spans[0][0]]
+    mid = body[spans[0][1] : spans[1][0]] if len(spans) == 2 else ""
+    tail = body[spans[-1][1] :]
+    unit = KernelUnit(
+        name=name,
+        prelude=prelude,
+        forward=body[fwd[0] : fwd[1]],
+        backward=body[bwd[0] : bwd[1]] if bwd else "",
+        support=head + mid + tail,
+        options={k: v for k, v in sorted(opts.items()) if isinstance(v, (int, float, str, bool, type(None)))},
+    )
+    unit.support_head = head
+    unit.support_tail = mid + tail
+    return unit
+
+
+def _function_span(text: str, func_name: str) -> tuple[int, int]:
+    """Character span of the definition of ``func_name``: its leading template/extern line through
+    the matching closing brace (braces inside comments and string literals are skipped)."""
+    m = re.search(rf"^[^\n]*\b{re.escape(func_name)}\(", text, re.M)
+    if not m:
+        raise ValueError(f"function {func_name} not found in generated code")
+    start = m.start()
+    prev = text.rfind("\n", 0, max(0, start - 1))
+    if text[prev + 1 : start].startswith("template <"):
+        start = prev + 1
+    i = text.index("{", _skip_params(text, m.end()))
+    depth = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "/" and text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                end = i + 1
+                if text.startswith("\n", end):
+                    end += 1
+                return start, end
+        i += 1
+    raise ValueError(f"unbalanced braces in {func_name}")
+
+
+def _skip_params(text: str, i: int) -> int:
+    depth = 1
+    while depth:
+        c = text[i]
+        depth += c == "("
+        depth -= c == ")"
+        i += 1
+    return i
+
+
+# ---------------------------------------------------------------------------------------------
+# Native compilation of many units at once, with fd-2 capture for clang/NVRTC diagnostics
+
+
+class CaptureStderr:
+    """Redirect native fd 2 into a temp file: clang and NVRTC write diagnostics there."""
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryFile()
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        self.text = ""
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        self.text = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+
+
+@dataclass
+class CompileResult:
+    ok: bool
+    diagnostics: str = ""
+    output: bytes = b""  # object code (cpu) or PTX text (cuda)
+
+
+def compile_units(units: list[KernelUnit], device: str, workdir: str, arch: int = 90) -> CompileResult:
+    """Compile units sharing one prelude as a single translation unit."""
+    import warp as wp
+    import warp._src.build as build
+
+    wp_runtime = wp._src.context.runtime
+    opts = units[0].options
+    source = units[0].prelude + "".join(u.body for u in units)
+    fd, src_path = tempfile.mkstemp(suffix=".cpp" if device == "cpu" else ".cu", dir=workdir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(source)
+    out_path = src_path + (".o" if device == "cpu" else ".ptx")
+    try:
+        with CaptureStderr() as cap:
+            try:
+                if device == "cpu":
+                    build.build_cpu(
+                        out_path, src_path, mode=opts.get("mode", "release"), fast_math=opts.get("fast_math", False),
+                        verify_fp=opts.get("verify_fp", False), fuse_fp=opts.get("fuse_fp", True), extra_flags="",
+                        optimization_level=opts.get("optimization_level") or 2, use_precompiled_headers=True,
+                        pch_dir=wp_runtime.get_clang_pch_dir(), block_dim=opts.get("block_dim", 1),
+                        enable_tiles_in_stack_memory=opts.get("enable_tiles_in_stack_memory", True),
+                    )
+                else:
+                    build.build_cuda(
+                        src_path, arch, out_path, config=opts.get("mode", "release"),
+                        optimization_level=opts.get("optimization_level") or 3, verify_fp=opts.get("verify_fp", False),
+                        fast_math=opts.get("fast_math", False), fuse_fp=opts.get("fuse_fp", True), lineinfo=False,
+                        pch_dir=wp_runtime.get_nvrtc_pch_dir(), use_precompiled_headers=True,
+                    )
+                error = None
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            return CompileResult(False, _diagnostics(cap.text, error))
+        with open(out_path, "rb") as f:
+            return CompileResult(True, output=f.read())
+    finally:
+        for p in (src_path, out_path):
+            if os.path.exists(p):
+                os.remove(p)
+
+
+def _diagnostics(native: str, exc: Exception) -> str:
+    lines = [l for l in native.splitlines() if "error" in l.lower() or "warning" not in l.lower()]
+    text = "\n".join(lines[:40]).strip()
+    return (text + "\n" if text else "") + f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+
+
+# ---------------------------------------------------------------------------------------------
+# PTX
+
+_PTX_HEADER = re.compile(r"^\s*(?:\.visible\s+|\.weak\s+)?(\.entry|\.func)\s+(?:\([^)]*\)\s*)?([A-Za-z_$][\w$]*)", re.M)
+
+
+def split_ptx(text: str) -> dict[str, str]:
+    """The PTX module's ``.entry`` and ``.func`` definitions by name (declarations are skipped)."""
+    out = {}
+    for m in _PTX_HEADER.finditer(text):
+        brace, semi = text.find("{", m.end()), text.find(";", m.end())
+        if brace < 0 or (0 <= semi < brace and text[m.end():semi].count("(") == text[m.end():semi].count(")")):
+            continue
+        depth, k = 0, brace
+        while k < len(text):
+            depth += text[k] == "{"
+            depth -= text[k] == "}"
+            if depth == 0:
+                break
+            k += 1
+        out[m.group(2)] = normalize_ptx(text[m.start() : k + 1])
+    return out
+
+
+def normalize_ptx(entry: str) -> str:
+    """Basic-block labels and local depots carry the function's index in the module: drop it."""
+    entry = re.sub(r"\$L__BB\d+_", "$L__BB_", entry)
+    entry = re.sub(r"__local_depot\d+", "__local_depot", entry)
+    return entry.strip() + "\n"

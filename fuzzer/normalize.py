@@ -1,0 +1,229 @@
+"""Source normalization with libcst: the canonical form that dedups kernels.
+
+Each rule is one small transformer (as in libcst's codemods):
+
+- :class:`StripComments` drops comments and docstrings;
+- :class:`RenameLocals` alpha-renames each function's local variables to ``v0, v1, ...`` in order
+  of first appearance (parameters, globals and keyword names are kept);
+- :class:`RenameDefinitions` gives module-level kernels, functions, structs and constants
+  canonical names.
+
+Canonical layout comes from re-printing the tree through ``ast.unparse``. The hash of the
+canonical form (with placeholder definition names) is ``normalized_hash``: two kernels that differ
+only in formatting, comments, local names or definition names hash the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+
+import libcst as cst
+
+KERNEL_DECORATORS = ("wp.kernel", "warp.kernel", "kernel")
+
+
+class StripComments(cst.CSTTransformer):
+    DESCRIPTION = "Drop comments and docstrings."
+
+    def leave_Comment(self, original_node, updated_node):
+        return cst.RemovalSentinel.REMOVE
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        body = updated_node.body
+        if len(body) == 1 and isinstance(body[0], cst.Expr) and isinstance(body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            return cst.RemovalSentinel.REMOVE
+        return updated_node
+
+
+def _assigned_names(target) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _assigned_names(el.value)]
+    return []
+
+
+class _LocalCollector(cst.CSTVisitor):
+    """Collects, in order of first appearance, the names a function body binds."""
+
+    def __init__(self, params: set[str], declared_global: set[str]):
+        self.params = params
+        self.declared_global = declared_global
+        self.order: list[str] = []
+        self.bound: set[str] = set()
+        self.seen: list[str] = []
+
+    def _bind(self, names):
+        for n in names:
+            if n not in self.params and n not in self.declared_global and n not in self.bound:
+                self.bound.add(n)
+
+    def visit_AssignTarget(self, node):
+        self._bind(_assigned_names(node.target))
+
+    def visit_AugAssign(self, node):
+        self._bind(_assigned_names(node.target))
+
+    def visit_AnnAssign(self, node):
+        self._bind(_assigned_names(node.target))
+
+    def visit_For(self, node):
+        self._bind(_assigned_names(node.target))
+
+    def visit_NamedExpr(self, node):
+        self._bind(_assigned_names(node.target))
+
+    def visit_FunctionDef(self, node):
+        return False  # nested definitions keep their own names
+
+    def visit_Name(self, node):
+        self.seen.append(node.value)
+
+    def visit_Attribute(self, node):
+        node.value.visit(self)
+        return False  # the attribute name is not a variable
+
+    def visit_Arg(self, node):
+        node.value.visit(self)
+        return False  # keyword names are not variables
+
+
+class _RenameNames(cst.CSTTransformer):
+    def __init__(self, mapping: dict[str, str]):
+        self.mapping = mapping
+
+    def leave_Name(self, original_node, updated_node):
+        new = self.mapping.get(updated_node.value)
+        return updated_node.with_changes(value=new) if new else updated_node
+
+    def leave_Attribute(self, original_node, updated_node):
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node, updated_node):
+        return updated_node.with_changes(keyword=original_node.keyword)
+
+
+class RenameLocals(cst.CSTTransformer):
+    DESCRIPTION = "Alpha-rename each function's locals to v0, v1, ... in order of first appearance."
+
+    def leave_FunctionDef(self, original_node, updated_node):
+        params = {p.name.value for p in _all_params(updated_node.params)}
+        declared = set()
+        for node in _walk_globals(updated_node.body):
+            declared.update(node)
+        collector = _LocalCollector(params, declared)
+        updated_node.body.visit(collector)
+        order = []
+        for name in collector.seen:
+            if name in collector.bound and name not in order:
+                order.append(name)
+        mapping = {name: f"v{i}" for i, name in enumerate(order)}
+        taken = params | declared | set(collector.seen)
+        if any(new in taken and new not in mapping for new in mapping.values()):
+            mapping = {name: f"v{i}_" for i, name in enumerate(order)}  # avoid capturing a free name
+        return updated_node.with_changes(body=updated_node.body.visit(_RenameNames(mapping)))
+
+
+def _all_params(params: cst.Parameters):
+    out = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    if isinstance(params.star_arg, cst.Param):
+        out.append(params.star_arg)
+    if params.star_kwarg:
+        out.append(params.star_kwarg)
+    return out
+
+
+def _walk_globals(body):
+    class V(cst.CSTVisitor):
+        names: list = []
+
+        def visit_Global(self, node):
+            self.names.append([n.name.value for n in node.names])
+
+    v = V()
+    v.names = []
+    body.visit(v)
+    return v.names
+
+
+def _decorator_text(dec: cst.Decorator) -> str:
+    node = dec.decorator
+    if isinstance(node, cst.Call):
+        node = node.func
+    return cst.Module([]).code_for_node(node)
+
+
+class RenameDefinitions(cst.CSTTransformer):
+    DESCRIPTION = "Give module-level kernels, functions, structs and constants canonical names."
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+
+    @staticmethod
+    def plan(module: cst.Module, kernel_name: str = "kernel") -> dict[str, str]:
+        mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
+        for stmt in module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                decs = {_decorator_text(d) for d in stmt.decorators}
+                if decs & set(KERNEL_DECORATORS):
+                    base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
+                    counts["kernel"] += 1
+                    mapping.setdefault(stmt.name.value, base)
+                elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decs):
+                    mapping.setdefault(stmt.name.value, f"func{counts['func']}")
+                    counts["func"] += 1
+            elif isinstance(stmt, cst.ClassDef):
+                mapping.setdefault(stmt.name.value, f"Struct{counts['Struct']}")
+                counts["Struct"] += 1
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                        name = small.targets[0].target.value
+                        if name != "__all__":
+                            mapping.setdefault(name, f"CONST{counts['CONST']}")
+                            counts["CONST"] += 1
+        return mapping
+
+    def leave_Name(self, original_node, updated_node):
+        new = self.names.get(updated_node.value)
+        return updated_node.with_changes(value=new) if new else updated_node
+
+    def leave_Attribute(self, original_node, updated_node):
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node, updated_node):
+        return updated_node.with_changes(keyword=original_node.keyword)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    source: str  # canonical source with final definition names
+    hash: str  # sha256 of the canonical form with placeholder names
+    names: dict  # original module-level name -> final name
+
+
+def canonical_layout(code: str) -> str:
+    return ast.unparse(ast.parse(code)) + "\n"
+
+
+def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "kernel") -> Normalized:
+    """Normalize ``source``. With ``suffix_names`` each definition's final name gets the first 8 hex
+    digits of the hash, so kernels from different records never collide when compiled together."""
+    module = cst.parse_module(source)
+    module = module.visit(StripComments())
+    module = module.visit(RenameLocals())
+    placeholders = RenameDefinitions.plan(module, kernel_name)
+    placeholder_code = canonical_layout(module.visit(RenameDefinitions(placeholders)).code)
+    digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
+    if not suffix_names:
+        return Normalized(placeholder_code, digest, placeholders)
+    final = {orig: f"{ph}_{digest[:8]}" for orig, ph in placeholders.items()}
+    final_code = canonical_layout(module.visit(RenameDefinitions(final)).code)
+    return Normalized(final_code, digest, final)
+
+
+def source_hash(source: str) -> str:
+    """The normalized hash of arbitrary Warp source (used for extracted kernels)."""
+    return normalize(source, suffix_names=False).hash
