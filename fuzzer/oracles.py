@@ -1,0 +1,267 @@
+"""Oracles that judge a compiled kernel by running it on seeded inputs.
+
+- ``run``: launch on the CPU; a kernel the generator marked ``math_total`` must give finite outputs.
+- ``grad``: the generated adjoint against central finite differences along random directions.
+- ``debug``: the module rebuilt with ``mode="debug"`` must give the release build's outputs.
+- ``cuda``: CPU against the first CUDA device (skipped without a GPU).
+
+``run_oracles`` runs the requested ones and gives the kernel one label. It does not protect the
+process: a crash or hang inside a launch is the caller's to catch (isolated workers).
+
+This module imports only numpy, Warp, the standard library and the two other modules that
+``fuzzer.repro`` copies into standalone reproducers with it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fuzzer.inputs import LaunchInputs, UnsupportedKernel, synthesize
+from fuzzer.outcomes import (
+    GRAD_MISMATCH,
+    MISMATCH,
+    NAN_INF,
+    OK,
+    SKIPPED,
+    classify_exception,
+    signature,
+    where_in_warp,
+)
+
+ORACLES = ("run", "grad", "debug", "cuda")
+# finite-difference steps: a real adjoint error disagrees at both, float noise and kinks do not
+GRAD_STEPS = (1e-2, 1e-3)
+GRAD_PROBES = 3  # random (direction, cotangent) pairs
+GRAD_RTOL = 5e-2
+GRAD_NOISE_ULPS = 64.0  # rounding in the forward outputs, in units of the output dtype's epsilon
+DEBUG_RTOL, DEBUG_ATOL = 1e-4, 1e-5  # -O0 vs optimized: only contraction/reassociation differences
+CUDA_RTOL, CUDA_ATOL = 1e-3, 1e-4  # different libm on the device
+
+
+@dataclass
+class OracleResult:
+    status: str  # OK, SKIPPED or a finding label
+    diagnostic: str = ""
+    signature: str = ""
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "diagnostic": self.diagnostic, "signature": self.signature}
+
+
+@dataclass
+class OracleReport:
+    label: str
+    diagnostic: str = ""
+    details: dict = field(default_factory=dict)  # oracle name -> OracleResult.as_dict(), JSON-ready
+    signature: str = ""
+
+
+def run_oracles(kernel, *, oracles=frozenset({"run"}), hints=None, seed: int = 0) -> OracleReport:
+    """Run ``oracles`` (a subset of ``ORACLES``) on ``kernel`` on the CPU; the first finding labels it."""
+    unknown = set(oracles) - set(ORACLES)
+    if unknown:
+        raise ValueError(f"unknown oracles {sorted(unknown)}: choose from {', '.join(ORACLES)}")
+    report = OracleReport(OK)
+    try:
+        inputs = synthesize(kernel, hints, seed)
+    except UnsupportedKernel as exc:
+        report.details = {name: OracleResult(SKIPPED, str(exc)).as_dict() for name in ORACLES if name in oracles}
+        return report
+    for name in ORACLES:
+        if name not in oracles:
+            continue
+        try:
+            result = _ORACLE_FUNCTIONS[name](kernel, inputs)
+            raised = False
+        except Exception as exc:
+            exc = _recorded_build_error(kernel, exc)
+            label, exc_type, message = classify_exception(exc, name)
+            result = OracleResult(label, f"{exc_type}: {message}", signature(label, exc_type, message, where_in_warp(exc)))
+            raised = True
+        report.details[name] = result.as_dict()
+        if result.status not in (OK, SKIPPED) and report.label == OK:
+            report.label, report.diagnostic, report.signature = result.status, result.diagnostic, result.signature
+        if raised:
+            break  # a module that failed to build replays the same error for every later launch
+    return report
+
+
+def _recorded_build_error(kernel, exc: Exception) -> Exception:
+    """The original of a build error Warp replays (the replay has lost the traceback to the bug)."""
+    for recorded in getattr(kernel.module, "failed_builds", {}).values():
+        if type(recorded) is type(exc) and recorded.args == exc.args:
+            return recorded
+    return exc
+
+
+def launch_outputs(kernel, inputs: LaunchInputs, device: str = "cpu", overrides: dict | None = None) -> dict:
+    """Launch once on fresh arguments and return the output arrays' values by name."""
+    import warp as wp
+
+    args = inputs.materialize(device, overrides=overrides)
+    wp.launch(kernel, dim=inputs.dim, inputs=[args[a.name] for a in inputs.args], device=device)
+    wp.synchronize_device(device)
+    return {a.name: args[a.name].numpy() for a in inputs.outputs}
+
+
+def _finding(label: str, oracle: str, diagnostic: str) -> OracleResult:
+    return OracleResult(label, diagnostic, signature(label, "", diagnostic, oracle))
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+
+
+def run_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
+    outputs = launch_outputs(kernel, inputs)
+    if inputs.math_total:
+        bad = {name: int((~np.isfinite(v)).sum()) for name, v in outputs.items() if v.dtype.kind == "f"}
+        bad = {name: n for name, n in bad.items() if n}
+        if bad:
+            where = ", ".join(f"{name} has {n} of {outputs[name].size}" for name, n in sorted(bad.items()))
+            return _finding(NAN_INF, "run", f"non-finite outputs from finite inputs: {where}")
+    return OracleResult(OK)
+
+
+# ---------------------------------------------------------------------------------------------
+# grad
+
+
+def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
+    """Compare <J^T w, d> from the adjoint with <w, f(x+hd) - f(x-hd)> / 2h for random w, d.
+
+    Both sides use the perturbation actually representable in the input dtype, so input rounding
+    cancels. A probe is a finding only when both step sizes disagree with the adjoint beyond
+    ``GRAD_RTOL`` plus the outputs' rounding noise, while agreeing with each other (two
+    inconsistent finite differences mean the kernel is not smooth near the sample point).
+    """
+    if not kernel.module.options.get("enable_backward", True):
+        return OracleResult(SKIPPED, "module built without backward")
+    if any(a.role == "inout" for a in inputs.outputs):
+        return OracleResult(SKIPPED, "in-place outputs: the adjoint of an overwritten array is undefined")
+    diff_in = [a for a in inputs.differentiable_inputs if a.host.dtype != np.float16]
+    diff_out = [a for a in inputs.outputs if a.host.dtype.kind == "f" and a.host.dtype != np.float16]
+    if not diff_in or not diff_out:
+        return OracleResult(SKIPPED, "no float32/float64 input and output arrays")
+    rng = np.random.default_rng(len(inputs.args))
+    base = launch_outputs(kernel, inputs)
+    if not all(np.isfinite(base[a.name]).all() for a in diff_out):
+        return OracleResult(SKIPPED, "non-finite outputs at the sample point")
+    worst = 0.0
+    for probe in range(GRAD_PROBES):
+        cotangent = {a.name: rng.standard_normal(a.host.shape).astype(a.host.dtype) for a in diff_out}
+        direction = {a.name: rng.standard_normal(a.host.shape) for a in diff_in}
+        adjoint = _adjoint(kernel, inputs, cotangent)
+        verdicts = []
+        for h in GRAD_STEPS:
+            plus = {a.name: (a.host + h * direction[a.name]).astype(a.host.dtype) for a in diff_in}
+            minus = {a.name: (a.host - h * direction[a.name]).astype(a.host.dtype) for a in diff_in}
+            f_plus, f_minus = launch_outputs(kernel, inputs, overrides=plus), launch_outputs(kernel, inputs, overrides=minus)
+            fd = sum(float(np.dot(cotangent[n].astype(np.float64).ravel(), (f_plus[n].astype(np.float64) - f_minus[n]).ravel())) for n in cotangent)
+            ad = sum(float(np.dot(adjoint[n].astype(np.float64).ravel(), (plus[n].astype(np.float64) - minus[n]).ravel())) for n in adjoint)
+            noise = sum(
+                GRAD_NOISE_ULPS * float(np.finfo(f_plus[n].dtype).eps) * float(np.abs(cotangent[n]).ravel() @ (np.abs(f_plus[n]) + np.abs(f_minus[n])).ravel())
+                for n in cotangent
+            )
+            tolerance = noise + GRAD_RTOL * max(abs(fd), abs(ad))
+            verdicts.append((fd, ad, tolerance))
+        (fd1, ad1, tol1), (fd2, ad2, tol2) = verdicts
+        # compare in derivative units: divide each difference by its own 2h
+        s1, s2 = 2 * GRAD_STEPS[0], 2 * GRAD_STEPS[1]
+        fd_consistent = abs(fd1 / s1 - fd2 / s2) <= tol1 / s1 + tol2 / s2
+        wrong_1 = not abs(fd1 - ad1) <= tol1
+        wrong_2 = not abs(fd2 - ad2) <= tol2
+        if wrong_1 and wrong_2 and (fd_consistent or not np.isfinite(ad1)):
+            error = abs(fd2 - ad2) / s2 if np.isfinite(ad2) else float("inf")
+            if error > worst:
+                worst = error
+                detail = f"probe {probe}: adjoint {ad2 / s2:.6g} vs finite difference {fd2 / s2:.6g}"
+    if worst > 0.0:
+        return _finding(GRAD_MISMATCH, "grad", f"max error {worst:.3g} ({detail})")
+    return OracleResult(OK)
+
+
+def _adjoint(kernel, inputs: LaunchInputs, cotangent: dict) -> dict:
+    """J^T w for each differentiable input array, from one ``wp.Tape`` backward pass."""
+    import warp as wp
+
+    args = inputs.materialize("cpu", requires_grad=True)
+    tape = wp.Tape()
+    with tape:
+        wp.launch(kernel, dim=inputs.dim, inputs=[args[a.name] for a in inputs.args], device="cpu")
+    tape.backward(grads={args[n]: wp.array(w, dtype=args[n].dtype, device="cpu") for n, w in cotangent.items()})
+    wp.synchronize_device("cpu")
+    return {a.name: args[a.name].grad.numpy() for a in inputs.differentiable_inputs if a.host.dtype != np.float16}
+
+
+# ---------------------------------------------------------------------------------------------
+# debug vs release, CPU vs CUDA
+
+
+def debug_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
+    release = launch_outputs(kernel, inputs)
+    with debug_build(kernel.module):
+        debug = launch_outputs(kernel, inputs)
+    return _compare("debug", "release", release, "debug", debug, DEBUG_RTOL, DEBUG_ATOL)
+
+
+class debug_build:
+    """Rebuild ``module`` with ``mode="debug"`` for the duration of the block, then go back.
+
+    Fixed-name modules (``strip_hash``) share one cache folder across modes, so the debug build
+    goes to a cache of its own; leaving unloads it so the next launch reloads the release build.
+    """
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        import warp as wp
+
+        self.saved = self.module.options.get("mode"), wp.config.kernel_cache_dir
+        wp.config.kernel_cache_dir = os.path.join(self.saved[1] or tempfile.gettempdir(), "debug-mode")
+        self.module.options["mode"] = "debug"
+        self.module.unload()
+        return self
+
+    def __exit__(self, *exc):
+        import warp as wp
+
+        self.module.options["mode"], wp.config.kernel_cache_dir = self.saved
+        self.module.unload()
+
+
+def cuda_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
+    import warp as wp
+
+    if wp.get_cuda_device_count() == 0:
+        return OracleResult(SKIPPED, "no CUDA device")
+    if any(a.role == "resource" for a in inputs.args):
+        return OracleResult(SKIPPED, "resource arguments are built per device and differ")
+    cpu = launch_outputs(kernel, inputs)
+    cuda = launch_outputs(kernel, inputs, device="cuda:0")
+    return _compare("cuda", "cpu", cpu, "cuda", cuda, CUDA_RTOL, CUDA_ATOL)
+
+
+def _compare(oracle, name_a, a: dict, name_b, b: dict, rtol: float, atol: float) -> OracleResult:
+    for name in sorted(a):
+        x, y = a[name], b[name]
+        if x.dtype.kind == "f":
+            same_nan = np.array_equal(np.isnan(x), np.isnan(y))
+            x64, y64 = np.nan_to_num(x.astype(np.float64)), np.nan_to_num(y.astype(np.float64))
+            diff = np.abs(x64 - y64)
+            ok = same_nan and bool((diff <= atol + rtol * np.maximum(np.abs(x64), np.abs(y64))).all())
+        else:
+            ok = np.array_equal(x, y)
+            diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
+        if not ok:
+            worst = float(diff.max()) if diff.size else 0.0
+            return _finding(MISMATCH, oracle, f"{name_a} vs {name_b} differ in {name}: max abs difference {worst:.6g}")
+    return OracleResult(OK)
+
+
+_ORACLE_FUNCTIONS = {"run": run_oracle, "grad": grad_oracle, "debug": debug_oracle, "cuda": cuda_oracle}
