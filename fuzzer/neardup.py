@@ -1,0 +1,169 @@
+"""Near-duplicate clustering with MinHash LSH, and the contamination check.
+
+Two records are near-duplicates when their token 5-gram shingle sets have an estimated Jaccard
+similarity of at least 0.8, measured on either of two views:
+
+- the normalized Python source (``python_source``), and
+- the forward IR (``ir.forward``),
+
+so kernels that differ in a constant or one operator (source view), or that lower to almost the
+same code (IR view), cluster together. Tokens are identifiers, numbers and single punctuation
+characters; the 8-hex hash suffix that normalization puts on definition names is removed first,
+or no two kernels could ever share a shingle that contains their name.
+
+Clustering is streaming and never rewrites an id, so the corpus can grow and resume: a record
+joins the cluster of the earliest-inserted record it matches (by exact ``normalized_hash`` first,
+then the source view, then the IR view), otherwise it founds a new cluster whose id is a stable
+hash of its ``normalized_hash``. The same records in the same order always give the same ids.
+Similarity is not transitive, so two clusters founded before a record that resembles both stay
+apart; :func:`cluster_report` counts the clusters and near-duplicate fraction that result.
+
+Parameters: ``NUM_PERM`` = 64 permutations, ``SHINGLE`` = 5 tokens, ``THRESHOLD`` = 0.8
+(datasketch picks the LSH bands and rows that minimise false positives and negatives there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from fuzzer.shards import iter_records
+
+NUM_PERM = 64
+SHINGLE = 5
+THRESHOLD = 0.8
+MINHASH_SEED = 1
+VIEWS = ("source", "ir")
+
+_NAME_HASH_SUFFIX = re.compile(r"_[0-9a-f]{8}\b")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(_NAME_HASH_SUFFIX.sub("", text))
+
+
+def shingle_hashes(toks: list[str], size: int = SHINGLE) -> np.ndarray:
+    """32-bit hashes of the token ``size``-grams (one shingle of all tokens when fewer).
+
+    Each token is hashed once with CRC-32 (stable across processes, unlike ``hash()``); a shingle's
+    hash mixes its tokens' hashes with a polynomial in numpy, so long IR texts stay cheap."""
+    if not toks:
+        return np.zeros(1, dtype=np.uint64)
+    cache: dict[str, int] = {}
+    ids = np.fromiter((cache.setdefault(t, zlib.crc32(t.encode())) for t in toks), dtype=np.uint64, count=len(toks))
+    width = min(size, len(ids))
+    windows = np.lib.stride_tricks.sliding_window_view(ids, width)
+    mixed = np.zeros(len(windows), dtype=np.uint64)
+    for j in range(width):
+        mixed = (mixed * np.uint64(1000003) + windows[:, j]) & _MASK32
+    return np.unique(mixed)
+
+
+def minhash(text: str) -> MinHash:
+    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
+    m.update_batch(shingle_hashes(tokens(text)).tolist())
+    return m
+
+
+def view_texts(record: dict) -> dict[str, str]:
+    return {"source": record["python_source"], "ir": record["ir"]["forward"]}
+
+
+def new_cluster_id(normalized_hash: str) -> str:
+    return hashlib.sha256(f"cluster:{normalized_hash}".encode()).hexdigest()[:16]
+
+
+class NearDup:
+    """Streaming near-duplicate clustering over records (see the module docstring)."""
+
+    def __init__(self, *, threshold: float = THRESHOLD):
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        self.threshold = threshold
+        self._lsh = {view: MinHashLSH(threshold=threshold, num_perm=NUM_PERM) for view in VIEWS}
+        self._by_hash: dict[str, str] = {}  # normalized_hash -> cluster id
+        self._members: dict[str, tuple[int, str]] = {}  # record id -> (insertion order, cluster id)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def assign(self, record: dict) -> str:
+        """The record's cluster id; the record joins the index (a record already in it keeps its id)."""
+        known = self._members.get(record["id"])
+        if known is not None:
+            return known[1]
+        sketches = {view: minhash(text) for view, text in view_texts(record).items()}
+        cluster = self._by_hash.get(record["normalized_hash"]) or self._match(sketches) or new_cluster_id(record["normalized_hash"])
+        self._insert(record, sketches, cluster)
+        return cluster
+
+    def _match(self, sketches: dict[str, MinHash]) -> str | None:
+        for view in VIEWS:
+            candidates = [self._members[key] for key in self._lsh[view].query(sketches[view])]
+            if candidates:
+                return min(candidates)[1]  # the earliest-inserted match: independent of set order
+        return None
+
+    def _insert(self, record: dict, sketches: dict[str, MinHash], cluster: str) -> None:
+        for view in VIEWS:
+            self._lsh[view].insert(record["id"], sketches[view])
+        self._members[record["id"]] = (len(self._members), cluster)
+        self._by_hash.setdefault(record["normalized_hash"], cluster)
+
+    @classmethod
+    def rebuild(cls, records: Iterable[dict], **kwargs) -> "NearDup":
+        """The index after ``records`` (in commit order), for resuming a campaign: a record that
+        already carries a ``cluster_id`` keeps it; one without is assigned as it would have been."""
+        index = cls(**kwargs)
+        for record in records:
+            cluster = record.get("cluster_id")
+            if cluster is None:
+                index.assign(record)
+            elif record["id"] not in index._members:
+                index._insert(record, {view: minhash(text) for view, text in view_texts(record).items()}, cluster)
+        return index
+
+
+def cluster_ids(records: Iterable[dict]) -> Iterable[tuple[dict, str]]:
+    """Each record with its cluster id: the stored one, else assigned in order."""
+    index = NearDup()
+    for record in records:
+        yield record, record.get("cluster_id") or index.assign(record)
+
+
+def cluster_report(corpus_dir: Path, *, top: int = 10) -> dict:
+    """Whole-corpus clustering summary: counts, size histogram, largest clusters, and the fraction
+    of records that are near-duplicates of an earlier record (every member but the first)."""
+    sizes: Counter = Counter()
+    exact: Counter = Counter()
+    for record, cluster in cluster_ids(iter_records(corpus_dir)):
+        sizes[cluster] += 1
+        exact[record["backend"], record["normalized_hash"]] += 1
+    records = sum(sizes.values())
+    return {
+        "records": records,
+        "clusters": len(sizes),
+        "exact_duplicates": records - len(exact),
+        "near_duplicate_fraction": (records - len(sizes)) / records if records else 0.0,
+        "size_histogram": {str(size): n for size, n in sorted(Counter(sizes.values()).items())},
+        "largest": [{"cluster_id": c, "records": n} for c, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
+        "parameters": {"num_perm": NUM_PERM, "shingle": SHINGLE, "threshold": THRESHOLD, "views": list(VIEWS)},
+    }
+
+
+def contamination(real_dir: Path, synthetic_dirs: Iterable[Path]) -> list[str]:
+    """Normalized hashes present both in the real-kernel corpus and in any synthetic corpus, sorted."""
+    real = {r["normalized_hash"] for r in iter_records(real_dir)}
+    found = set()
+    for directory in synthetic_dirs:
+        found.update(r["normalized_hash"] for r in iter_records(directory) if r["normalized_hash"] in real)
+    return sorted(found)

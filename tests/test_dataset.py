@@ -1,0 +1,334 @@
+"""The dataset as a product: near-duplicate clusters, splits, Parquet export, card, contamination.
+
+The corpus fixture is made of real records: kernels drawn by the elementwise grammar, normalized,
+loaded into Warp and captured (CPU C++ for all, CUDA C++ and PTX for a few), plus near-duplicate
+variants made by changing one literal of a drawn kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from backends import ir_levels, warp_ir
+from fuzzer import neardup
+from fuzzer.card import corpus_stats, size_category, toolchain_versions, write_card
+from fuzzer.draw import Drawer
+from fuzzer.errors import WarpfuzzError
+from fuzzer.export import SCHEMA, export_parquet
+from fuzzer.exprs import Plan
+from fuzzer.neardup import NearDup, cluster_report, contamination
+from fuzzer.normalize import normalize
+from fuzzer.plugins import grammars
+from fuzzer.record import record_id, validate_record
+from fuzzer.render import render
+from fuzzer.shards import CorpusWriter, iter_records
+from fuzzer.splits import SPLIT_NAMES, split_for
+
+SEED = 11
+DRAWN = 16
+CUDA_DRAWN = 3
+VARIANTS = 3
+_FLOAT = re.compile(r"(?<![\w.])(\d+\.\d+)")
+
+
+def _records_for(source: str, model, index: int, backend: str, workdir) -> dict:
+    n = normalize(source, kernel_name=model.kernel_type)
+    _, wmodule = warp_ir.load_module(n.source, f"ds_{backend}_{n.hash[:16]}", str(workdir))
+    (kernel,) = warp_ir.kernel_instances(wmodule)
+    ir = warp_ir.kernel_ir(wmodule, kernel, backend)
+    fields = {f: ir[f] for f in ("forward", "backward", "support")}
+    if backend == "cuda":
+        module_ptx = ir_levels.ptx_for_archs(wmodule, [90])
+        entries = warp_ir.split_ptx(module_ptx[90])
+        fields["ptx"] = "".join(entries[e] for e in ir["entries"])
+        fields["ptx_by_arch"] = ir_levels.kernel_ptx_by_arch(module_ptx, ir["entries"])
+    record = {
+        "id": record_id(backend, n.hash, ir["name"]),
+        "backend": backend,
+        "kernel_name": ir["name"],
+        "kernel_type": model.kernel_type,
+        "grammar": model.grammar,
+        "python_source": n.source,
+        "normalized_hash": n.hash,
+        "features": sorted(model.productions),
+        "ir": fields,
+        "provenance": {
+            "warp_version": warp_ir.warp_version(),
+            "generator_version": "test",
+            "seed": SEED,
+            "index": index,
+            "options": warp_ir.serializable_options(warp_ir.prepare_module(wmodule, backend)),
+        },
+    }
+    assert validate_record(record) == []
+    return record
+
+
+def _variant(source: str) -> str | None:
+    """The source with its first float literal changed: a near-duplicate, not an exact one."""
+    m = _FLOAT.search(source.split("def ", 1)[-1])
+    if not m:
+        return None
+    offset = source.index("def ")
+    start, end = offset + 4 + m.start(), offset + 4 + m.end()
+    return source[:start] + str(float(m.group(1)) + 0.125) + source[end:]
+
+
+def build_records(workdir) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Drawn records (CPU, and CUDA for the first few) and (base id, variant id) pairs."""
+    warp_ir.init_warp()
+    drawer = Drawer(grammars(), Plan())
+    records, pairs, seen = [], [], set()
+    for index in range(DRAWN):
+        model = drawer.draw(SEED, index).model
+        source = render(model)
+        record = _records_for(source, model, index, "cpu", workdir)
+        if record["id"] in seen:
+            continue
+        seen.add(record["id"])
+        records.append(record)
+        if index < CUDA_DRAWN:
+            records.append(_records_for(source, model, index, "cuda", workdir))
+        variant = _variant(source)
+        if variant and len(pairs) < VARIANTS:
+            twin = _records_for(variant, model, index, "cpu", workdir)
+            records.append(twin)
+            pairs.append((record["id"], twin["id"]))
+    return records, pairs
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("modules")
+    records, pairs = build_records(workdir)
+    out = tmp_path_factory.mktemp("corpus") / "tiny"
+    writer = CorpusWriter(out, {"seed": SEED, "grammars": ["elementwise"]})
+    half = len(records) // 2
+    writer.commit({"records": records[:half]}, {"next": half})
+    writer.commit({"records": records[half:]}, {"next": len(records)})
+    return out, records, pairs
+
+
+@pytest.fixture()
+def hf_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    return str(cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# near-duplicates
+
+
+def test_variants_join_their_base_cluster_and_distinct_kernels_do_not(corpus):
+    _, records, pairs = corpus
+    index = NearDup()
+    cluster = {r["id"]: index.assign(r) for r in records}
+    assert pairs, "the fixture must contain near-duplicate variants"
+    for base, twin in pairs:
+        assert cluster[base] == cluster[twin]
+    by_hash = {r["normalized_hash"]: r for r in records}
+    cpu_and_cuda = [r for r in records if r["backend"] == "cuda"]
+    for r in cpu_and_cuda:  # the same kernel on two backends is one cluster (source view)
+        twins = [o for o in records if o["normalized_hash"] == r["normalized_hash"] and o is not r]
+        assert all(cluster[o["id"]] == cluster[r["id"]] for o in twins)
+    first = {}
+    for r in records:
+        first.setdefault(cluster[r["id"]], r)
+    assert all(c == neardup.new_cluster_id(r["normalized_hash"]) for c, r in first.items())  # named by the founder
+    assert len(first) > len(by_hash) // 2  # drawn kernels are mostly far apart
+
+
+def test_assignment_is_deterministic_and_resumable(corpus):
+    _, records, _ = corpus
+    full = NearDup()
+    expected = [full.assign(r) for r in records]
+    assert [NearDup().assign(r) for r in records[:1]] == expected[:1]
+    again = NearDup()
+    assert [again.assign(r) for r in records] == expected
+    assert again.assign(records[0]) == expected[0]  # re-assigning a known record keeps its id
+    cut = len(records) // 2
+    stored = [{**r, "cluster_id": c} for r, c in zip(records[:cut], expected[:cut])]
+    resumed = NearDup.rebuild(stored)
+    assert len(resumed) == cut
+    assert [resumed.assign(r) for r in records[cut:]] == expected[cut:]
+
+
+def test_clustering_runs_at_500_records_per_second(corpus):
+    _, records, _ = corpus
+    batch = []
+    for copy in range(max(1, 400 // len(records))):
+        for r in records:  # fresh ids and hashes so every record goes through MinHash and LSH
+            fake = hashlib.sha256(f"{copy}:{r['id']}".encode()).hexdigest()
+            batch.append({**r, "id": fake[:24], "normalized_hash": fake})
+    index = NearDup()
+    start = time.perf_counter()
+    for r in batch:
+        index.assign(r)
+    rate = len(batch) / (time.perf_counter() - start)
+    assert rate >= 500, f"{rate:.0f} records/s"
+
+
+def test_cluster_report_counts_clusters_and_near_duplicates(corpus):
+    out, records, pairs = corpus
+    report = cluster_report(out)
+    assert report["records"] == len(records)
+    assert report["exact_duplicates"] == 0
+    assert sum(int(size) * n for size, n in report["size_histogram"].items()) == len(records)
+    assert report["near_duplicate_fraction"] == (len(records) - report["clusters"]) / len(records) > 0
+    assert report["largest"][0]["records"] >= 2
+    assert report["parameters"] == {"num_perm": 64, "shingle": 5, "threshold": 0.8, "views": ["source", "ir"]}
+
+
+def test_shingles_ignore_definition_hash_suffixes():
+    a = neardup.shingle_hashes(neardup.tokens("def kernel_0123abcd(x): return x + 1.0"))
+    b = neardup.shingle_hashes(neardup.tokens("def kernel_89efcdab(x): return x + 1.0"))
+    c = neardup.shingle_hashes(neardup.tokens("def kernel_89efcdab(x): return x - 1.0"))
+    assert a.tolist() == b.tolist() != c.tolist()
+
+
+def test_contamination_reports_hashes_in_both(corpus, tmp_path):
+    out, records, _ = corpus
+    real = CorpusWriter(tmp_path / "real", {"kind": "real"})
+    real.commit({"records": [records[0], records[-1]]}, {})
+    other = CorpusWriter(tmp_path / "other", {"kind": "synthetic"})
+    other.commit({"records": [records[-1]]}, {})
+    expected = sorted({records[0]["normalized_hash"], records[-1]["normalized_hash"]})
+    assert contamination(tmp_path / "real", [out, tmp_path / "other"]) == expected
+    assert contamination(tmp_path / "real", [tmp_path / "other"]) == [records[-1]["normalized_hash"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# splits
+
+
+def test_splits_are_stable_and_about_90_5_5():
+    ids = [neardup.new_cluster_id(f"{i:064x}") for i in range(20000)]
+    splits = [split_for(c) for c in ids]
+    assert splits == [split_for(c) for c in ids]
+    share = {s: splits.count(s) / len(splits) for s in SPLIT_NAMES}
+    assert abs(share["train"] - 0.90) < 0.01 and abs(share["validation"] - 0.05) < 0.01 and abs(share["test"] - 0.05) < 0.01
+    assert split_for("0123456789abcdef") == "train"  # pinned: a split must never move
+
+
+# ---------------------------------------------------------------------------------------------
+# Parquet export, loaded with Hugging Face datasets
+
+
+def test_export_parquet_splits_load_with_datasets(corpus, tmp_path, hf_cache):
+    out, records, pairs = corpus
+    summary = export_parquet(out, tmp_path / "pq")
+    assert sum(s["records"] for s in summary.values()) == len(records)
+    loaded = {}
+    for split in SPLIT_NAMES:
+        files = [str(tmp_path / "pq" / f) for f in summary[split]["files"]]
+        assert files == [str(tmp_path / "pq" / split / "part-00000.parquet")]
+        assert pq.read_schema(files[0]).remove_metadata().equals(SCHEMA.remove_metadata())
+        ds = datasets.load_dataset("parquet", data_files={split: files}, split=split, cache_dir=hf_cache)
+        assert len(ds) == summary[split]["records"]
+        assert all(row["split"] == split == split_for(row["cluster_id"]) for row in ds)
+        loaded.update({row["id"]: row for row in ds})
+    assert set(loaded) == {r["id"] for r in records}
+    for r in records:
+        row = loaded[r["id"]]
+        assert row["python_source"] == r["python_source"] and row["features"] == r["features"]
+        assert row["ir"]["forward"] == r["ir"]["forward"]
+        assert row["ir"]["ptx"] == r["ir"].get("ptx")  # null for CPU records
+        assert json.loads(row["provenance"]["options"]) == r["provenance"]["options"]
+        if r["backend"] == "cuda":
+            assert {e["arch"]: e["ptx"] for e in row["ir"]["ptx_by_arch"]} == r["ir"]["ptx_by_arch"]
+        else:
+            assert row["ir"]["ptx_by_arch"] is None and row["ir"]["llvm"] is None
+    for base, twin in pairs:  # near-duplicates never straddle splits
+        assert loaded[base]["split"] == loaded[twin]["split"]
+
+
+def test_jsonl_shards_load_with_datasets(corpus, hf_cache):
+    out, records, _ = corpus
+    ds = datasets.load_dataset("json", data_files={"records": str(out / "records" / "*.jsonl")}, split="records", cache_dir=hf_cache)
+    assert ds["id"] == [r["id"] for r in records]
+    assert ds["normalized_hash"] == [r["normalized_hash"] for r in records]
+
+
+def test_export_is_byte_identical_and_rolls_parts(corpus, tmp_path):
+    out, records, _ = corpus
+    export_parquet(out, tmp_path / "a")
+    export_parquet(out, tmp_path / "b")
+    for split in SPLIT_NAMES:
+        assert (tmp_path / "a" / split / "part-00000.parquet").read_bytes() == (tmp_path / "b" / split / "part-00000.parquet").read_bytes()
+    small = export_parquet(out, tmp_path / "a", rows_per_part=4)
+    train = small["train"]
+    assert len(train["files"]) == -(-train["records"] // 4)
+    assert sorted(p.name for p in (tmp_path / "a" / "train").iterdir()) == [f.split("/")[1] for f in train["files"]]
+    assert sum(pq.read_metadata(tmp_path / "a" / f).num_rows for f in train["files"]) == train["records"]
+
+
+def test_export_refuses_fields_outside_the_schema(corpus, tmp_path):
+    _, records, _ = corpus
+    bad = CorpusWriter(tmp_path / "bad", {})
+    bad.commit({"records": [{**records[0], "ir": {**records[0]["ir"], "mlir": "x"}}]}, {})
+    with pytest.raises(WarpfuzzError, match="ir.mlir"):
+        export_parquet(tmp_path / "bad", tmp_path / "bad-out")
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset card
+
+
+def _front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+def test_card_front_matter_and_body(corpus, tmp_path, hf_cache):
+    out, records, _ = corpus
+    export_parquet(out, out / "data")
+    card = write_card(out)
+    text = card.read_text(encoding="utf-8")
+    meta = _front_matter(text)
+    assert meta["license"] == "apache-2.0"
+    assert meta["size_categories"] == ["n<1K"]
+    assert {"text-generation", "translation"} <= set(meta["task_categories"])
+    default, raw = meta["configs"]
+    assert default["config_name"] == "default"
+    assert [f["split"] for f in default["data_files"]] == list(SPLIT_NAMES)
+    assert raw["data_files"] == [{"split": "records", "path": "records/*.jsonl"}]
+    tools = toolchain_versions()
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?", tools["clang_llvm"]) and re.fullmatch(r"\d+\.\d+", tools["nvrtc"])
+    for fact in (tools["clang_llvm"], f"CUDA {tools['nvrtc']}", "sm_90", f"| records | {len(records)} |", "Jaccard similarity of 0.8", "| `ir` |"):
+        assert fact in text, fact
+    assert "more characters]" in text  # the sample record's IR is truncated
+    assert "\n\n|" not in text.split("| column |", 1)[1].split("\n\n", 1)[0]  # the schema table is unbroken
+    # The card's configs are what the Hub and load_dataset(DIR) read.
+    ds = datasets.load_dataset(str(out), cache_dir=hf_cache)
+    assert sorted(ds) == sorted(SPLIT_NAMES)
+    assert sum(len(ds[s]) for s in ds) == len(records)
+
+
+def test_card_without_parquet_points_at_the_jsonl(corpus, tmp_path):
+    out, records, _ = corpus
+    copy = CorpusWriter(tmp_path / "plain", {"seed": SEED})
+    copy.commit({"records": records}, {})
+    meta = _front_matter(write_card(tmp_path / "plain").read_text(encoding="utf-8"))
+    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "records", "path": "records/*.jsonl"}]}]
+
+
+def test_corpus_stats_counts(corpus):
+    out, records, _ = corpus
+    stats = corpus_stats(out)
+    assert stats["records"] == len(records)
+    assert dict(stats["counts"]["backend"]) == {"cpu": sum(r["backend"] == "cpu" for r in records), "cuda": CUDA_DRAWN}
+    assert stats["archs"] == ["sm_90"]
+    used = {f[3:] for r in records for f in r["features"] if f.startswith("wp.")}
+    assert set(stats["builtins_covered"]) == used & set(stats["builtins_covered"]) and stats["builtins_covered"]
+    assert sum(covered for _, covered, _ in stats["builtin_coverage"]) == len(stats["builtins_covered"])
+    assert size_category(999) == "n<1K" and size_category(1000) == "1K<n<10K"
