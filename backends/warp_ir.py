@@ -8,7 +8,8 @@ The steps (see shared/warp-notes.md for the measured facts behind each):
    it, drop the constant prelude, and strip the file-path comments and ``<L n>`` line tags.
 3. Split that translation unit into the forward kernel function, the backward kernel function and
    the rest (args struct, helper functions, entry points): no text appears in two fields.
-4. Compile many kernels' units together, one prelude per group, and bisect when a compile fails.
+4. Compile a whole batch module natively with Warp's own build path (the caller bisects a batch
+   whose compile fails).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ FIXED_MODULE_OPTIONS = {
     "enable_mathdx_solver": False,
     "lineinfo": False,
 }
-INTERNAL_ERROR_TYPES = (AttributeError, RecursionError, KeyError, IndexError, ValueError, TypeError, AssertionError, NameError, ZeroDivisionError)
 
 _warp_ready = False
 
@@ -79,22 +79,13 @@ def load_module(source: str, module_name: str, directory: str):
 
 
 def unload_module(module_name: str):
+    """Forget a loaded kernel module (Python and Warp side) so a long-lived worker stays flat."""
     import warp._src.context as ctx
 
     sys.modules.pop(module_name, None)
-    ctx.user_modules.pop(module_name, None) if hasattr(ctx, "user_modules") else None
-
-
-def module_options(wmodule, device: str) -> dict:
-    """The options this kernel's module compiles with: its own settings plus the fixed ones.
-    A CPU launch runs with ``block_dim`` 1 (Warp's CPU blocks are off), so CPU code is generated
-    for that; CUDA keeps the module's block size."""
-    import warp as wp
-
-    wmodule.options.update(FIXED_MODULE_OPTIONS)
-    if device == "cpu":
-        wmodule.options["block_dim"] = 1
-    return wmodule.resolve_options(wp.config)
+    wmodule = ctx.user_modules.pop(module_name, None)
+    if wmodule is not None:
+        wmodule.unload()
 
 
 def clean_cpp(text: str) -> str:
@@ -104,57 +95,62 @@ def clean_cpp(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
-@dataclass
-class KernelUnit:
-    """One kernel's translation unit, split into the record's IR fields."""
-
-    name: str  # native (mangled) kernel name
-    prelude: str  # constant module header this unit compiles under
-    forward: str
-    backward: str
-    support: str
-    options: dict = field(default_factory=dict)
-
-    @property
-    def body(self) -> str:
-        return self.support_head + self.forward + self.backward + self.support_tail
-
-    # the split keeps positions so the unit can be reassembled exactly for compilation
-    support_head: str = ""
-    support_tail: str = ""
+def kernel_instances(wmodule) -> list:
+    """Every compilable kernel of a module: a generic kernel contributes one instance per overload."""
+    out = []
+    for kernel in wmodule.kernels.values():
+        if kernel.is_generic:
+            out.extend(kernel.overloads.values())
+        else:
+            out.append(kernel)
+    return out
 
 
-def kernel_unit(wmodule, kernel, device: str, arch: int = 90) -> KernelUnit:
-    """Codegen one kernel in isolation and split its translation unit."""
+def prepare_module(wmodule, device: str) -> dict:
+    """Fix the module options this backend compiles with (see FIXED_MODULE_OPTIONS) and return them.
+    A CPU launch runs with ``block_dim`` 1 (Warp's CPU blocks are off), so CPU code is generated for
+    that; CUDA keeps the module's block size. Generic kernels need the per-overload name hash."""
+    import warp as wp
+
+    wmodule.options.update(FIXED_MODULE_OPTIONS)
+    if any(k.is_generic for k in wmodule.kernels.values()):
+        wmodule.options["strip_hash"] = False
+    if device == "cpu":
+        wmodule.options["block_dim"] = 1
+    return wmodule.resolve_options(wp.config)
+
+
+def serializable_options(options: dict) -> dict:
+    return {k: v for k, v in sorted(options.items()) if isinstance(v, (int, float, str, bool, type(None)))}
+
+
+def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
+    """Codegen one kernel in isolation and split its translation unit into
+    ``forward`` / ``backward`` (the complete kernel functions) and ``support`` (the rest)."""
     import warp._src.codegen as cg
     from warp._src.context import ModuleBuilder, ModuleHasher
 
-    opts = module_options(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
+    opts = prepare_module(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
     builder = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device)
     source = builder.codegen(device)
     marker = cg.codegen_cast_macros
-    cut = source.index(marker) + len(marker)
-    prelude, body = source[:cut], clean_cpp(source[cut:])
+    body = clean_cpp(source[source.index(marker) + len(marker) :])
     name = kernel.get_mangled_name()
-    fwd_name = f"{name}_cpu_kernel_forward" if device == "cpu" else cg.cuda_kernel_forward_name(kernel)
-    bwd_name = f"{name}_cpu_kernel_backward" if device == "cpu" else cg.cuda_kernel_backward_name(kernel)
+    if device == "cpu":
+        fwd_name, bwd_name = f"{name}_cpu_kernel_forward", f"{name}_cpu_kernel_backward"
+    else:
+        fwd_name, bwd_name = cg.cuda_kernel_forward_name(kernel), cg.cuda_kernel_backward_name(kernel)
     fwd = _function_span(body, fwd_name)
-    bwd = _function_span(body, bwd_name) if opts["enable_backward"] else None
+    bwd = _function_span(body, bwd_name) if (opts | kernel.options)["enable_backward"] else None
     spans = sorted(s for s in (fwd, bwd) if s)
-    head = body[: spans[0][0]]
-    mid = body[spans[0][1] : spans[1][0]] if len(spans) == 2 else ""
-    tail = body[spans[-1][1] :]
-    unit = KernelUnit(
-        name=name,
-        prelude=prelude,
-        forward=body[fwd[0] : fwd[1]],
-        backward=body[bwd[0] : bwd[1]] if bwd else "",
-        support=head + mid + tail,
-        options={k: v for k, v in sorted(opts.items()) if isinstance(v, (int, float, str, bool, type(None)))},
-    )
-    unit.support_head = head
-    unit.support_tail = mid + tail
-    return unit
+    support = body[: spans[0][0]] + (body[spans[0][1] : spans[1][0]] if len(spans) == 2 else "") + body[spans[-1][1] :]
+    return {
+        "name": name,
+        "forward": body[fwd[0] : fwd[1]],
+        "backward": body[bwd[0] : bwd[1]] if bwd else "",
+        "support": support,
+        "entries": [fwd_name] + ([bwd_name] if bwd else []),
+    }
 
 
 def _function_span(text: str, func_name: str) -> tuple[int, int]:
@@ -227,60 +223,12 @@ class CaptureStderr:
         self._tmp.close()
 
 
-@dataclass
-class CompileResult:
-    ok: bool
-    diagnostics: str = ""
-    output: bytes = b""  # object code (cpu) or PTX text (cuda)
-
-
-def compile_units(units: list[KernelUnit], device: str, workdir: str, arch: int = 90) -> CompileResult:
-    """Compile units sharing one prelude as a single translation unit."""
-    import warp as wp
-    import warp._src.build as build
-
-    wp_runtime = wp._src.context.runtime
-    opts = units[0].options
-    source = units[0].prelude + "".join(u.body for u in units)
-    fd, src_path = tempfile.mkstemp(suffix=".cpp" if device == "cpu" else ".cu", dir=workdir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(source)
-    out_path = src_path + (".o" if device == "cpu" else ".ptx")
-    try:
-        with CaptureStderr() as cap:
-            try:
-                if device == "cpu":
-                    build.build_cpu(
-                        out_path, src_path, mode=opts.get("mode", "release"), fast_math=opts.get("fast_math", False),
-                        verify_fp=opts.get("verify_fp", False), fuse_fp=opts.get("fuse_fp", True), extra_flags="",
-                        optimization_level=opts.get("optimization_level") or 2, use_precompiled_headers=True,
-                        pch_dir=wp_runtime.get_clang_pch_dir(), block_dim=opts.get("block_dim", 1),
-                        enable_tiles_in_stack_memory=opts.get("enable_tiles_in_stack_memory", True),
-                    )
-                else:
-                    build.build_cuda(
-                        src_path, arch, out_path, config=opts.get("mode", "release"),
-                        optimization_level=opts.get("optimization_level") or 3, verify_fp=opts.get("verify_fp", False),
-                        fast_math=opts.get("fast_math", False), fuse_fp=opts.get("fuse_fp", True), lineinfo=False,
-                        pch_dir=wp_runtime.get_nvrtc_pch_dir(), use_precompiled_headers=True,
-                    )
-                error = None
-            except Exception as exc:
-                error = exc
-        if error is not None:
-            return CompileResult(False, _diagnostics(cap.text, error))
-        with open(out_path, "rb") as f:
-            return CompileResult(True, output=f.read())
-    finally:
-        for p in (src_path, out_path):
-            if os.path.exists(p):
-                os.remove(p)
-
-
-def _diagnostics(native: str, exc: Exception) -> str:
-    lines = [l for l in native.splitlines() if "error" in l.lower() or "warning" not in l.lower()]
+def native_diagnostics(native: str, exc: BaseException) -> str:
+    """The useful part of a failed native build: compiler error lines plus the exception's last line."""
+    lines = [l for l in native.splitlines() if l.strip() and "warning" not in l.lower()]
     text = "\n".join(lines[:40]).strip()
-    return (text + "\n" if text else "") + f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+    return (text + "\n" if text else "") + f"{type(exc).__name__}: {last}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,3 +260,48 @@ def normalize_ptx(entry: str) -> str:
     entry = re.sub(r"\$L__BB\d+_", "$L__BB_", entry)
     entry = re.sub(r"__local_depot\d+", "__local_depot", entry)
     return entry.strip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling one kernel on its own (used where a file's kernels cannot be rebuilt as a batch module)
+
+
+def compile_kernel_alone(wmodule, kernel, device: str, workdir: str, arch: int = 90) -> str:
+    """Natively compile the translation unit of ``kernel`` alone (what Warp would build for a module
+    holding only this kernel). Returns PTX text for cuda, "" for cpu; raises NativeCompileError."""
+    import warp as wp
+    import warp._src.build as build
+    from warp._src.context import ModuleBuilder, ModuleHasher
+
+    from fuzzer.backend import NativeCompileError
+
+    opts = prepare_module(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
+    source = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device).codegen(device)
+    fd, src_path = tempfile.mkstemp(suffix=".cpp" if device == "cpu" else ".cu", dir=workdir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(source)
+    out_path = src_path + (".o" if device == "cpu" else ".ptx")
+    runtime = wp._src.context.runtime
+    try:
+        with CaptureStderr() as cap:
+            try:
+                if device == "cpu":
+                    build.build_cpu(out_path, src_path, mode=opts["mode"], fast_math=opts["fast_math"], fuse_fp=opts["fuse_fp"],
+                                    extra_flags="", optimization_level=opts["optimization_level"] or 2,
+                                    use_precompiled_headers=True, pch_dir=runtime.get_clang_pch_dir(), block_dim=opts["block_dim"])
+                else:
+                    build.build_cuda(src_path, arch, out_path, config=opts["mode"], optimization_level=opts["optimization_level"] or 3,
+                                     fast_math=opts["fast_math"], fuse_fp=opts["fuse_fp"], pch_dir=runtime.get_nvrtc_pch_dir())
+                error = None
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            raise NativeCompileError(native_diagnostics(cap.text, error))
+        if device == "cpu":
+            return ""
+        with open(out_path, encoding="utf-8") as f:
+            return f.read()
+    finally:
+        for p in (src_path, out_path):
+            if os.path.exists(p):
+                os.remove(p)

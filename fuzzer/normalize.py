@@ -8,7 +8,8 @@ Each rule is one small transformer (as in libcst's codemods):
 - :class:`RenameDefinitions` gives module-level kernels, functions, structs and constants
   canonical names.
 
-Canonical layout comes from re-printing the tree through ``ast.unparse``. The hash of the
+Canonical layout comes from re-printing the tree through ``ast.unparse``; the final hash-suffixed
+definition names are applied to that canonical form. The hash of the
 canonical form (with placeholder definition names) is ``normalized_hash``: two kernels that differ
 only in formatting, comments, local names or definition names hash the same.
 """
@@ -197,6 +198,28 @@ class RenameDefinitions(cst.CSTTransformer):
         return updated_node.with_changes(keyword=original_node.keyword)
 
 
+class _SuffixDefinitions(ast.NodeTransformer):
+    """Placeholder definition names → final names, on the canonical form (a plain-AST pass: the
+    layout is already canonical, so this needs none of libcst's fidelity and is much cheaper)."""
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+
+    def visit_Name(self, node):
+        node.id = self.names.get(node.id, node.id)
+        return node
+
+    def visit_FunctionDef(self, node):
+        node.name = self.names.get(node.name, node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_ClassDef(self, node):
+        node.name = self.names.get(node.name, node.name)
+        self.generic_visit(node)
+        return node
+
+
 @dataclass(frozen=True)
 class Normalized:
     source: str  # canonical source with final definition names
@@ -219,9 +242,10 @@ def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "ker
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders)
-    final = {orig: f"{ph}_{digest[:8]}" for orig, ph in placeholders.items()}
-    final_code = canonical_layout(module.visit(RenameDefinitions(final)).code)
-    return Normalized(final_code, digest, final)
+    suffixed = {ph: f"{ph}_{digest[:8]}" for ph in placeholders.values()}
+    tree = _SuffixDefinitions(suffixed).visit(ast.parse(placeholder_code))
+    final = {orig: suffixed[ph] for orig, ph in placeholders.items()}
+    return Normalized(ast.unparse(tree) + "\n", digest, final)
 
 
 def source_hash(source: str) -> str:

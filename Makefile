@@ -1,0 +1,33 @@
+# Two entry points do all set-up on a fresh machine: `make dataset` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SIZE ?= 200MB
+SEED ?= 0
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: dataset test venv sample benchmark clean-venv
+
+$(BIN)/warpfuzz: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dataset]'
+	touch $(BIN)/warpfuzz
+
+venv: $(BIN)/warpfuzz
+
+dataset: venv
+	$(BIN)/warpfuzz campaign --backend cpu --out corpus/cpu --size $(SIZE) --seed $(SEED) --workers $(WORKERS)
+	$(BIN)/warpfuzz campaign --backend cuda --out corpus/cuda --size $(SIZE) --seed $(SEED) --workers $(WORKERS)
+	$(BIN)/warpfuzz validate corpus/cpu corpus/cuda
+	$(BIN)/warpfuzz stats corpus/cpu
+	$(BIN)/warpfuzz stats corpus/cuda
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+
+sample: venv
+	$(BIN)/python -m fuzzer.sample corpus/sample
+
+benchmark: venv
+	$(BIN)/python benchmarks/throughput.py

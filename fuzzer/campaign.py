@@ -1,0 +1,354 @@
+"""The campaign engine: rounds of draw → dedup → compile → record → commit, resumable.
+
+Determinism: round ``r`` covers draw indices ``[r*R, (r+1)*R)``; its steering plan is a pure
+function of the coverage committed after round ``r-2`` (a one-round lag, so the next round's
+drawing can overlap this round's compiles) and of (seed, r). Results are ordered by index before
+they are recorded, so the records depend on the seed and settings alone, not on the number of
+workers, the order in which jobs finish, or interruptions: a killed campaign resumes from its
+last committed round and ends with the same records as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fuzzer import outcomes, plugins
+from fuzzer.coverage import Coverage, plan_for_round
+from fuzzer.errors import WarpfuzzError
+from fuzzer.features import features
+from fuzzer.pool import Job
+from fuzzer.record import record_id
+from fuzzer.shards import CorpusWriter, atomic_write, iter_records
+
+GENERATOR_VERSION = "0.1.0"
+ROUND_SIZE = 100
+_job_ids = itertools.count(1)
+GENERATE_CHUNK = 25
+COMPILE_BATCH = 25
+
+
+@dataclass
+class CampaignConfig:
+    backend: str
+    out: Path
+    seed: int = 0
+    grammars: list[str] = field(default_factory=list)
+    count: int | None = None  # stop after this many unique records
+    size: int | None = None  # or after this many bytes of records
+    workers: int = 2
+    oracles: str = "run"  # none | run | grad | all
+    steer: bool = True
+    swarm: bool = True
+    executor: str = "local"
+    address: str | None = None
+    round_size: int = ROUND_SIZE
+    batch_size: int = COMPILE_BATCH
+    progress: object = None  # callable(stats dict) for live display
+
+    def settings(self, warp_version: str) -> dict:
+        """What determines the records; a resumed campaign must match these exactly."""
+        return {
+            "backend": self.backend,
+            "seed": self.seed,
+            "grammars": sorted(self.grammars),
+            "oracles": self.oracles,
+            "steer": self.steer,
+            "swarm": self.swarm,
+            "round_size": self.round_size,
+            "generator_version": GENERATOR_VERSION,
+            "warp_version": warp_version,
+        }
+
+
+ORACLE_SETS = {"none": [], "run": ["run"], "grad": ["run", "grad"], "all": ["run", "grad", "debug", "cuda"]}
+
+
+def make_executor(config: CampaignConfig):
+    if config.executor == "local":
+        from fuzzer.pool import LocalPool
+
+        return LocalPool(config.workers)
+    if config.executor == "ray":
+        from fuzzer.ray_executor import RayPool
+
+        return RayPool(config.workers, address=config.address)
+    raise WarpfuzzError(f"unknown executor {config.executor!r} (choose local or ray)")
+
+
+class Campaign:
+    def __init__(self, config: CampaignConfig):
+        from importlib.metadata import version
+
+        self.config = config
+        if config.count is None and config.size is None:
+            raise WarpfuzzError("give a stop condition: --count N or --size SIZE")
+        plugins.backend(config.backend)  # unknown backend → one-line error before anything is written
+        self.grammar_specs = plugins.grammars(config.grammars or None)
+        config.grammars = [g.name for g in self.grammar_specs]
+        self.warp_version = version("warp-lang")
+        self.writer = CorpusWriter(config.out, config.settings(self.warp_version))
+        state = self.writer.state
+        self.round = state.get("next_round", 0)
+        self.counters = state.get("counters", {})
+        self.coverage = Coverage(state.get("coverage"))
+        self.coverage_lagged = Coverage(state.get("coverage_lagged"))
+        self.done = state.get("done", False)
+        self.seen_hashes = {r["normalized_hash"] for r in iter_records(config.out)} if self.round else set()
+        self.seen_hashes |= {r["normalized_hash"] for r in iter_records(config.out, "failures")} if self.round else set()
+        self.kernel_types = sorted({kt for g in self.grammar_specs for kt, _ in g.kernel_types})
+        self.productions = sorted({p for g in self.grammar_specs for p in g.productions})
+        from fuzzer.builtins import public_builtins
+
+        self.builtins = sorted(public_builtins())
+        self.started = time.monotonic()
+        self.session_records = 0
+        self.session_bytes = 0
+
+    # -- totals ---------------------------------------------------------------------------------
+    @property
+    def records(self) -> int:
+        return self.writer.manifest.get("totals", {}).get("records", {}).get("records", 0)
+
+    @property
+    def bytes(self) -> int:
+        return self.writer.manifest.get("totals", {}).get("records", {}).get("bytes", 0)
+
+    def _target_reached(self, records: int, nbytes: int) -> bool:
+        c = self.config
+        return (c.count is not None and records >= c.count) or (c.size is not None and nbytes >= c.size)
+
+    # -- main loop ------------------------------------------------------------------------------
+    def run(self) -> dict:
+        if self.done or self._target_reached(self.records, self.bytes):
+            self._mark_done()
+            return self.summary()
+        with make_executor(self.config) as pool:
+            next_candidates = None
+            while True:
+                candidates = next_candidates if next_candidates is not None else self._generate(pool, [self.round])[self.round]
+                survivors = self._dedup(candidates)
+                # overlap: the next round's drawing only needs coverage committed up to this round - 1
+                compile_jobs = self._compile_jobs(survivors)
+                results, next_candidates = self._compile(pool, compile_jobs, self.round + 1)
+                if self._commit_round(candidates, survivors, results):
+                    break
+        self._mark_done()
+        return self.summary()
+
+    def _plan(self, round_index: int, coverage: Coverage) -> dict:
+        c = self.config
+        plan = plan_for_round(coverage, self.kernel_types, self.builtins, self.productions, c.seed, round_index,
+                              steer=c.steer, swarm=c.swarm)
+        return plan.to_json()
+
+    def _generate_jobs(self, round_index: int, coverage: Coverage) -> list[Job]:
+        c = self.config
+        plan = self._plan(round_index, coverage)
+        start = round_index * c.round_size
+        jobs = []
+        for lo in range(start, start + c.round_size, GENERATE_CHUNK):
+            indices = list(range(lo, min(lo + GENERATE_CHUNK, start + c.round_size)))
+            payload = {"op": "generate", "grammars": c.grammars, "plan": plan, "seed": c.seed, "indices": indices}
+            jobs.append(Job(id=next(_job_ids), payload=payload, timeout=300))
+        return jobs
+
+    def _generate(self, pool, rounds: list[int]) -> dict[int, list[dict]]:
+        jobs = {j.id: (r, j) for r in rounds for j in self._generate_jobs(r, self.coverage_lagged if r == self.round else self.coverage)}
+        out = {r: [] for r in rounds}
+        for job, result in pool.map(j for _, j in jobs.values()):
+            out[jobs[job.id][0]].extend(self._candidates_of(job, result))
+        return {r: sorted(v, key=lambda c: c["index"]) for r, v in out.items()}
+
+    @staticmethod
+    def _candidates_of(job: Job, result: dict) -> list[dict]:
+        if result.get("status") == "ok":
+            return result["candidates"]
+        why = result.get("diagnostic", result.get("status"))
+        return [{"index": i, "error": f"generate job {result.get('status')}: {why}"} for i in job.payload["indices"]]
+
+    def _dedup(self, candidates: list[dict]) -> list[dict]:
+        survivors = []
+        for cand in candidates:
+            if "error" in cand:
+                continue
+            if cand["hash"] in self.seen_hashes:
+                cand["duplicate"] = True
+                continue
+            self.seen_hashes.add(cand["hash"])
+            survivors.append(cand)
+        return survivors
+
+    def _compile_jobs(self, survivors: list[dict]) -> list[Job]:
+        groups: dict[str, list[dict]] = {}
+        for cand in survivors:
+            groups.setdefault(cand["batch_group"], []).append(cand)
+        jobs = []
+        for _, members in sorted(groups.items()):
+            for i in range(0, len(members), self.config.batch_size):
+                jobs.append(self._compile_job(members[i : i + self.config.batch_size]))
+        return jobs
+
+    def _compile_job(self, members: list[dict]) -> Job:
+        payload = {
+            "op": "compile",
+            "backend": self.config.backend,
+            "oracles": ORACLE_SETS[self.config.oracles],
+            "seed": self.config.seed,
+            "kernels": [
+                {"key": c["hash"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": c["hints"]}
+                for c in members
+            ],
+        }
+        return Job(id=next(_job_ids), payload=payload,
+                   timeout=120 + 6.0 * len(members))
+
+    def _compile(self, pool, jobs: list[Job], next_round: int):
+        """Run the compile jobs (bisecting batches whose worker crashed or hung) while the next
+        round is drawn on the same workers."""
+        results: dict[str, list[dict]] = {}
+        generate_jobs = {j.id: j for j in self._generate_jobs(next_round, self.coverage)}
+        next_candidates = []
+        queue = list(jobs) + list(generate_jobs.values())
+        while queue:
+            retry = []
+            for job, result in pool.map(queue):
+                if job.id in generate_jobs:
+                    next_candidates.extend(self._candidates_of(job, result))
+                    continue
+                kernels = job.payload["kernels"]
+                if result.get("status") == "ok":
+                    for r in result["results"]:
+                        results.setdefault(r["key"], []).append(r)
+                elif result.get("status") in ("crashed", "timeout") and len(kernels) > 1:
+                    half = len(kernels) // 2
+                    for part in (kernels[:half], kernels[half:]):
+                        retry.append(Job(id=next(_job_ids),
+                                         payload={**job.payload, "kernels": part}, timeout=120 + 6.0 * len(part)))
+                else:
+                    label = {"crashed": outcomes.CRASH, "timeout": outcomes.TIMEOUT}.get(result.get("status"), outcomes.WARP_INTERNAL_ERROR)
+                    for k in kernels:
+                        results[k["key"]] = [{
+                            "key": k["key"], "kernel_name": k["kernel_name"], "instance": None, "outcome": label,
+                            "exc_type": result.get("signal") or result.get("status"), "diagnostic": result.get("diagnostic", ""),
+                            "where": "",
+                        }]
+            queue = retry
+        return results, sorted(next_candidates, key=lambda c: c["index"])
+
+    # -- records ---------------------------------------------------------------------------------
+    def _record(self, cand: dict, result: dict) -> dict:
+        from fuzzer.pipeline import instance_source
+
+        source = instance_source(cand["source"], cand["kernel_name"], result.get("instance"))
+        name = result["kernel_name"]
+        return {
+            "id": record_id(self.config.backend, cand["hash"], name),
+            "backend": self.config.backend,
+            "kernel_name": name,
+            "kernel_type": cand["kernel_type"],
+            "grammar": cand["grammar"],
+            "python_source": source,
+            "normalized_hash": cand["hash"],
+            "features": features(source),
+            "ir": result["ir"],
+            "provenance": {
+                "warp_version": self.warp_version,
+                "generator_version": GENERATOR_VERSION,
+                "seed": self.config.seed,
+                "index": cand["index"],
+                "options": result.get("options", {}),
+                "oracles": result.get("oracles", {}),
+            },
+        }
+
+    def _failure(self, cand: dict, result: dict) -> dict:
+        return {
+            "backend": self.config.backend,
+            "kernel_name": result["kernel_name"],
+            "kernel_type": cand["kernel_type"],
+            "grammar": cand["grammar"],
+            "python_source": cand["source"],
+            "normalized_hash": cand["hash"],
+            "label": result["outcome"],
+            "exc_type": result.get("exc_type", ""),
+            "diagnostic": result.get("diagnostic", "")[:4000],
+            "where": result.get("where", ""),
+            "signature": outcomes.signature(result["outcome"], result.get("exc_type", ""), result.get("diagnostic", ""), result.get("where", "")),
+            "provenance": {"seed": self.config.seed, "index": cand["index"], "buffer": cand.get("buffer", ""),
+                           "warp_version": self.warp_version, "generator_version": GENERATOR_VERSION},
+        }
+
+    def _commit_round(self, candidates, survivors, results) -> bool:
+        """Record the round in index order, stop exactly at the target, commit. True when done."""
+        records, failures = [], []
+        counters = dict(self.counters)
+        records_total, bytes_total = self.records, self.bytes
+        reached = False
+        coverage = Coverage(self.coverage.to_json())
+        from fuzzer.record import dumps
+
+        for cand in candidates:
+            counters["generated"] = counters.get("generated", 0) + 1
+            if "error" in cand:
+                counters["draw_errors"] = counters.get("draw_errors", 0) + 1
+                continue
+            if cand.get("duplicate"):
+                counters["duplicates"] = counters.get("duplicates", 0) + 1
+                continue
+            outs = results.get(cand["hash"], [])
+            ok = [r for r in outs if r["outcome"] == outcomes.OK]
+            for r in outs:
+                if r["outcome"] != outcomes.OK:
+                    failures.append(self._failure(cand, r))
+                    counters[f"label:{r['outcome']}"] = counters.get(f"label:{r['outcome']}", 0) + 1
+            if ok and len(ok) == len(outs):
+                counters["valid"] = counters.get("valid", 0) + 1
+            for r in ok:
+                rec = self._record(cand, r)
+                records.append(rec)
+                coverage.add(rec, cand.get("productions", []))
+                records_total += 1
+                bytes_total += len(dumps(rec).encode()) + 1
+                if self._target_reached(records_total, bytes_total):
+                    reached = True
+                    break
+            if reached:
+                break
+        counters["recorded"] = counters.get("recorded", 0) + len(records)
+        state = {
+            "next_round": self.round + 1,
+            "counters": counters,
+            "coverage": coverage.to_json(),
+            "coverage_lagged": self.coverage.to_json(),
+            "done": reached,
+        }
+        self.writer.commit({"records": records, "failures": failures}, state)
+        self.session_records += len(records)
+        self.session_bytes += sum(len(dumps(r).encode()) + 1 for r in records)
+        self.round += 1
+        self.counters = counters
+        self.coverage_lagged, self.coverage = self.coverage, coverage
+        self._write_stats()
+        return reached
+
+    def _mark_done(self):
+        self._write_stats()
+
+    def summary(self) -> dict:
+        from fuzzer.stats import campaign_stats
+
+        return campaign_stats(self)
+
+    def _write_stats(self):
+        stats = self.summary()
+        atomic_write(self.config.out / "stats.json", (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode())
+        if self.config.progress:
+            self.config.progress(stats)
+
+
+def run_campaign(config: CampaignConfig) -> dict:
+    return Campaign(config).run()

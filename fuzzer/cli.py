@@ -1,0 +1,229 @@
+"""The ``warpfuzz`` command line. User errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from fuzzer.errors import WarpfuzzError
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise WarpfuzzError(f"bad size {text!r}: use a number with an optional unit, e.g. 200MB, 1.5GB, 500kB")
+    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise WarpfuzzError(f"bad size {text!r}: must be positive")
+    return value
+
+
+def positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be positive, got {text!r}")
+        return value
+
+    return parse
+
+
+def _print_json(data):
+    print(json.dumps(data, indent=1, sort_keys=True))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_campaign(args) -> int:
+    from fuzzer.campaign import CampaignConfig, run_campaign
+    from fuzzer.progress import progress_reporter
+
+    if args.size is None and args.count is None:
+        raise WarpfuzzError("give a stop condition: --count N or --size SIZE")
+    config = CampaignConfig(
+        backend=args.backend,
+        out=Path(args.out),
+        seed=args.seed,
+        grammars=args.grammar or [],
+        count=args.count,
+        size=parse_size(args.size) if args.size else None,
+        workers=args.workers,
+        oracles=args.oracles,
+        steer=not args.no_steer,
+        swarm=not args.no_swarm,
+        executor=args.executor,
+        address=args.address,
+    )
+    with progress_reporter(sys.stderr) as report:
+        config.progress = report
+        stats = run_campaign(config)
+    print(
+        f"{stats['records']} records, {stats['bytes']} bytes in {args.out} "
+        f"(validity {stats['validity']:.3f}, duplicate rate {stats['duplicate_rate']:.3f}, "
+        f"{stats['pairs_per_second']:.1f} pairs/s)"
+    )
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from fuzzer.shards import validate_corpus
+
+    bad = 0
+    for d in args.dirs:
+        count, problems = validate_corpus(Path(d))
+        for p in problems[:200]:
+            print(p, file=sys.stderr)
+        if len(problems) > 200:
+            print(f"... and {len(problems) - 200} more problems", file=sys.stderr)
+        print(f"{d}: {count} records, {len(problems)} problems")
+        bad += bool(problems)
+    return 1 if bad else 0
+
+
+def cmd_stats(args) -> int:
+    from fuzzer.stats import corpus_stats
+
+    _require_corpus(args.dir)
+    stats = corpus_stats(Path(args.dir))
+    if args.json:
+        _print_json(stats)
+        return 0
+    print(f"corpus {args.dir} ({stats['backend']})")
+    print(f"  records {stats['records']}  bytes {stats['bytes']}  unique kernels {stats['unique_kernels']}  shards {stats['shards']}")
+    print(f"  validity {stats['validity']}  duplicate rate {stats['duplicate_rate']}  failure records {stats['failure_records']}")
+    print("  per kernel type:")
+    for k, v in stats["kernel_types"].items():
+        print(f"    {k:28s} {v}")
+    print("  per grammar:")
+    for k, v in stats["grammars"].items():
+        print(f"    {k:28s} {v}")
+    return 0
+
+
+def cmd_coverage(args) -> int:
+    from fuzzer.coverage import coverage_report
+
+    _require_corpus(args.dir)
+    report = coverage_report(Path(args.dir))
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"builtins covered {report['builtins_covered']}/{report['builtins_total']} "
+          f"({report['builtins_covered'] / max(1, report['builtins_total']):.1%})")
+    for group, names in report["builtins_missing_by_group"].items():
+        print(f"  missing in {group}: {', '.join(names)}")
+    print(f"kernel types (normalized entropy {report['entropy']:.3f}):")
+    total = sum(report["kernel_types"].values()) or 1
+    for k, v in report["kernel_types"].items():
+        print(f"  {k:28s} {v:6d} {v / total:6.1%}")
+    print(f"validity {report['validity']:.4f}  duplicate rate {report['duplicate_rate']:.4f}")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from fuzzer.extract import extract_file
+
+    summary = extract_file(Path(args.path), args.backend, Path(args.out))
+    print(f"{summary['recorded']} records from {summary['kernels']} kernels in {args.path} "
+          f"({summary['failed']} failed) -> {args.out}")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    from fuzzer import plugins
+
+    for group, label in ((plugins.GRAMMAR_GROUP, "grammars"), (plugins.BACKEND_GROUP, "backends")):
+        print(f"{label}:")
+        for info in plugins.installed(group):
+            try:
+                obj = plugins.grammar(info.name) if group == plugins.GRAMMAR_GROUP else plugins.backend(info.name)
+                detail = obj.description
+                if group == plugins.GRAMMAR_GROUP:
+                    detail = f"{len(obj.kernel_types)} kernel types: {', '.join(k for k, _ in obj.kernel_types)}"
+                status = "ok"
+            except WarpfuzzError as exc:
+                detail, status = str(exc), "broken"
+            print(f"  {info.name:16s} {status:6s} {info.value}  [{info.distribution}]  {detail}")
+    return 0
+
+
+def _require_corpus(d: str):
+    if not (Path(d) / "manifest.json").exists():
+        raise WarpfuzzError(f"{d}: no manifest.json; not a warpfuzz corpus")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="warpfuzz", description="Grammar-based kernel fuzzer and Python→IR dataset generator for NVIDIA Warp")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("campaign", help="generate, compile and record kernels until a size or count is reached")
+    c.add_argument("--backend", required=True)
+    c.add_argument("--out", required=True)
+    stop = c.add_mutually_exclusive_group()
+    stop.add_argument("--size", help="stop at this many bytes of records (e.g. 200MB)")
+    stop.add_argument("--count", type=positive_int("--count"), help="stop at this many unique records")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--grammar", action="append", help="grammar plugin to use (repeatable; default: all installed)")
+    c.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
+    c.add_argument("--oracles", choices=["none", "run", "grad", "all"], default="run")
+    c.add_argument("--no-steer", action="store_true", help="turn off coverage steering")
+    c.add_argument("--no-swarm", action="store_true", help="turn off swarm configurations")
+    c.add_argument("--executor", choices=["local", "ray"], default="local")
+    c.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    c.set_defaults(func=cmd_campaign)
+
+    v = sub.add_parser("validate", help="check every record of one or more corpora against the schema")
+    v.add_argument("dirs", nargs="+")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("stats", help="records, bytes, unique kernels, per kernel type and grammar")
+    s.add_argument("dir")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    cov = sub.add_parser("coverage", help="builtin coverage, kernel-type balance, validity, duplicates")
+    cov.add_argument("dir")
+    cov.add_argument("--json", action="store_true")
+    cov.set_defaults(func=cmd_coverage)
+
+    e = sub.add_parser("extract", help="records for every kernel in an existing Warp source file")
+    e.add_argument("path")
+    e.add_argument("--backend", required=True)
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=cmd_extract)
+
+    pl = sub.add_parser("plugins", help="list installed grammar and backend plugins")
+    pl.set_defaults(func=cmd_plugins)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WarpfuzzError as exc:
+        print(f"warpfuzz: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("warpfuzz: interrupted; committed records are kept, run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""The pipeline's stages as plain functions: what a worker process runs for each job.
+
+``draw_candidate``: grammar → typed model → rendered source → normalized source.
+``compile_kernels``: a batch of normalized sources → one Warp module → per-kernel IR (isolated
+codegen) → one native compile (bisected on failure) → oracles → one outcome per kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import itertools
+import json
+import re
+
+from fuzzer import outcomes
+from fuzzer.backend import NativeCompileError
+
+_module_counter = itertools.count()
+
+
+# ---------------------------------------------------------------------------------------------
+# draw → render → normalize
+
+
+def draw_candidate(grammar_names: list[str], plan: dict, seed: int, index: int, cache: dict) -> dict:
+    from fuzzer import plugins
+    from fuzzer.draw import Drawer
+    from fuzzer.exprs import Plan
+    from fuzzer.normalize import normalize
+    from fuzzer.render import render
+
+    key = (tuple(grammar_names), json.dumps(plan, sort_keys=True))
+    drawer = cache.get(key)
+    if drawer is None:
+        if len(cache) > 8:
+            cache.clear()
+        drawer = cache[key] = Drawer(plugins.grammars(grammar_names), Plan.from_json(plan))
+    drawn = drawer.draw(seed, index)
+    if drawn.model is None:
+        return {"index": index, "error": drawn.error}
+    model = drawn.model
+    try:
+        normalized = normalize(render(model), kernel_name=model.kernel_type)
+    except Exception as exc:  # a grammar produced unparsable source: a generator bug, reported as such
+        return {"index": index, "error": f"render/normalize failed: {type(exc).__name__}: {exc}"}
+    return {
+        "index": index,
+        "hash": normalized.hash,
+        "source": normalized.source,
+        "kernel_name": normalized.names.get(model.name, model.name),
+        "kernel_type": model.kernel_type,
+        "grammar": model.grammar,
+        "productions": sorted(model.productions),
+        "hints": {
+            "params": [dataclasses.asdict(p) for p in model.params],
+            "launch_dim": list(model.launch_dim),
+            "math_total": model.math_total,
+        },
+        "batch_group": batch_group(normalized.source),
+        "buffer": drawn.buffer.hex(),
+    }
+
+
+def batch_group(source: str) -> str:
+    """Kernels compile together only if they share module options and none is generic (a generic
+    kernel turns off ``strip_hash`` for its whole module, which would rename its neighbours)."""
+    options = [line for line in source.splitlines() if line.startswith("wp.set_module_options(")]
+    generic = "wp.overload" in source or "typing.Any" in source or "wp.Any" in source
+    return json.dumps({"options": options, "generic": generic, "key": hash_of(source) if generic else ""})
+
+
+def hash_of(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# compile a batch
+
+
+def compile_kernels(job: dict, scratch: str) -> list[dict]:
+    """Label every kernel of the job's batch and capture the IR of those that compile.
+
+    ``job``: {backend, oracles: [...], seed, kernels: [{key, source, kernel_name, hints}]}."""
+    from fuzzer import plugins
+
+    backend = plugins.backend(job["backend"])
+    ctx = _BatchContext(backend, set(job.get("oracles", [])), job.get("seed", 0), scratch)
+    results: dict[str, list[dict]] = {}
+    ctx.run(job["kernels"], results)
+    return [r for k in job["kernels"] for r in results.get(k["key"], [])]
+
+
+class _BatchContext:
+    def __init__(self, backend, oracles: set[str], seed: int, scratch: str):
+        self.backend = backend
+        self.oracles = oracles
+        self.seed = seed
+        self.scratch = scratch
+
+    def run(self, kernels: list[dict], results: dict):
+        loaded = self._load(kernels, results)
+        if loaded is None:
+            return
+        mod_name, wmodule, by_def = loaded
+        from backends.warp_ir import kernel_instances, unload_module
+
+        try:
+            captured: dict[str, list] = {}
+            failed = []
+            for kjob in kernels:
+                instances = [k for k in kernel_instances(wmodule) if k.key == by_def[kjob["key"]]]
+                if not instances:
+                    results[kjob["key"]] = [_failure(kjob, outcomes.CODEGEN_ERROR, "NameError", f"kernel {kjob['kernel_name']} not defined", "")]
+                    failed.append(kjob)
+                    continue
+                try:
+                    captured[kjob["key"]] = [(k, self.backend.capture(wmodule, k)) for k in instances]
+                except Exception as exc:
+                    label, exc_type, message = outcomes.classify_exception(exc, "codegen")
+                    results[kjob["key"]] = [_failure(kjob, label, exc_type, message, outcomes.where_in_warp(exc))]
+                    failed.append(kjob)
+            survivors = [k for k in kernels if k not in failed]
+            if failed:
+                # a failing kernel fails its whole module: rebuild the batch without it
+                unload_module(mod_name)
+                if survivors:
+                    self.run(survivors, results)
+                return
+            self._compile_and_check(survivors, wmodule, captured, results)
+        finally:
+            unload_module(mod_name)
+
+    def _load(self, kernels: list[dict], results: dict):
+        """Import the batch as one module; a batch whose import fails is split until each failing
+        source is alone (and labelled)."""
+        from backends.warp_ir import load_module
+
+        name = f"warpfuzz_batch_{next(_module_counter)}"
+        source = "\n\n".join(k["source"] for k in kernels)
+        try:
+            _, wmodule = load_module(source, name, self.scratch)
+        except Exception as exc:
+            if len(kernels) == 1:
+                label, exc_type, message = outcomes.classify_exception(exc, "import")
+                results[kernels[0]["key"]] = [_failure(kernels[0], label, exc_type, message, outcomes.where_in_warp(exc))]
+            else:
+                half = len(kernels) // 2
+                self.run(kernels[:half], results)
+                self.run(kernels[half:], results)
+            return None
+        by_def = {k["key"]: k["kernel_name"] for k in kernels}
+        return name, wmodule, by_def
+
+    def _oracles(self, kernel, hints: dict | None) -> dict:
+        if not self.oracles:
+            return {"label": outcomes.OK}
+        from fuzzer.model import Param
+        from fuzzer.oracles import run_oracles
+
+        if hints is not None:
+            hints = {**hints, "params": [Param(**p) for p in hints.get("params", [])]}
+        report = run_oracles(kernel, oracles=self.oracles, hints=hints, seed=self.seed)
+        return {"label": report.label, "diagnostic": report.diagnostic, "details": report.details}
+
+    def _compile_and_check(self, kernels, wmodule, captured, results):
+        try:
+            extra = self.backend.compile(wmodule, self.scratch)
+        except NativeCompileError as exc:
+            if len(kernels) == 1:
+                results[kernels[0]["key"]] = [_failure(kernels[0], outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", exc.diagnostics, "")]
+            else:
+                half = len(kernels) // 2
+                self.run(kernels[:half], results)
+                self.run(kernels[half:], results)
+            return
+        if self.oracles and self.backend.device != "cpu":
+            from backends.cpu import load_for_cpu
+
+            try:
+                load_for_cpu(wmodule)
+            except NativeCompileError as exc:
+                for kjob in kernels:
+                    results[kjob["key"]] = [_failure(kjob, outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", "cpu: " + exc.diagnostics, "")]
+                return
+        for kjob in kernels:
+            out = []
+            for kernel, ir in captured[kjob["key"]]:
+                name = kernel.get_mangled_name()
+                ir = {**ir, **extra.get(name, {})}
+                report = self._oracles(kernel, kjob.get("hints"))
+                out.append(
+                    {
+                        "key": kjob["key"],
+                        "kernel_name": name,
+                        "instance": _instance_index(kernel),
+                        "outcome": report["label"],
+                        "diagnostic": report.get("diagnostic", ""),
+                        "oracles": report.get("details", {}),
+                        "ir": ir,
+                        "options": _options(kernel),
+                    }
+                )
+            results[kjob["key"]] = out
+
+
+def _instance_index(kernel) -> int | None:
+    """For an overload of a generic kernel, its position among the overloads; else None."""
+    parent = kernel.module.kernels.get(kernel.key)
+    if parent is None or parent is kernel or not parent.is_generic:
+        return None
+    return list(parent.overloads.values()).index(kernel)
+
+
+def _options(kernel) -> dict:
+    from backends.warp_ir import serializable_options
+
+    opts = kernel.module.options | kernel.options
+    return {k: v for k, v in serializable_options(opts).items() if k in _RECORDED_OPTIONS}
+
+
+_RECORDED_OPTIONS = (
+    "block_dim", "enable_backward", "fast_math", "fuse_fp", "max_unroll", "mode", "optimization_level",
+    "strip_hash", "output_arch", "lineinfo", "cpu_compiler_flags",
+)
+
+
+def _failure(kjob: dict, label: str, exc_type: str, message: str, where: str) -> dict:
+    return {
+        "key": kjob["key"],
+        "kernel_name": kjob["kernel_name"],
+        "instance": None,
+        "outcome": label,
+        "exc_type": exc_type,
+        "diagnostic": message,
+        "where": where,
+    }
+
+
+def instance_source(source: str, kernel_def: str, instance: int | None) -> str:
+    """The source with only the overload declaration that produced ``instance``, so one source
+    never pairs with two different IRs; unchanged for a kernel that is not an overload instance."""
+    if instance is None:
+        return source
+    tree = ast.parse(source)
+    declarations = [node for node in tree.body if _declares_overload(node, kernel_def)]
+    if len(declarations) < 2:
+        return source
+    drop = {n for i, n in enumerate(declarations) if i != instance}
+    lines = source.splitlines(keepends=True)
+    dropped = set()
+    for node in drop:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        dropped.update(range(start - 1, node.end_lineno))
+    return "".join(l for i, l in enumerate(lines) if i not in dropped)
+
+
+def _declares_overload(node, kernel_def: str) -> bool:
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        call = node.value
+        return ast.unparse(call.func) in ("wp.overload", "warp.overload") and bool(call.args) and ast.unparse(call.args[0]) == kernel_def
+    if isinstance(node, ast.FunctionDef) and node.name == kernel_def:
+        return any(ast.unparse(d) in ("wp.overload", "warp.overload") for d in node.decorator_list)
+    return False

@@ -1,0 +1,202 @@
+"""A pool of long-lived, isolated worker processes.
+
+Each worker is ``python -m fuzzer.worker`` with its own Warp kernel cache and scratch directory.
+Jobs and results travel as JSON lines over a private pipe (the worker moves its stdout aside, so
+clang, NVRTC or a kernel's printf cannot corrupt the channel). A worker that dies on a signal or
+exceeds its job's timeout is killed and replaced; its job comes back with status ``crashed`` or
+``timeout`` for the caller to retry or bisect. Workers are recycled after ``recycle_after`` jobs
+so memory stays flat however long the campaign runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+
+@dataclass
+class Job:
+    id: int
+    payload: dict
+    timeout: float = 120.0
+
+
+class _Worker:
+    def __init__(self, number: int):
+        self.number = number
+        self.home = tempfile.mkdtemp(prefix=f"warpfuzz-worker{number}-")
+        self.log = open(os.path.join(self.home, "worker.log"), "w+b")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fuzzer.worker", self.home],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+            start_new_session=True,  # a kill takes the worker's children (clang) with it
+        )
+        self.jobs_done = 0
+        self.job: Job | None = None
+        self.deadline = 0.0
+        self.buffer = b""
+
+    def send(self, job: Job):
+        self.job = job
+        self.deadline = time.monotonic() + job.timeout
+        self.proc.stdin.write((json.dumps({"id": job.id, **job.payload}) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def log_tail(self, limit: int = 2000) -> str:
+        try:
+            self.log.flush()
+            with open(self.log.name, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - limit))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.close_files()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+                pass
+        self.kill()
+
+    def close_files(self):
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class LocalPool:
+    """Runs jobs on ``workers`` local processes; the default executor."""
+
+    def __init__(self, workers: int = 2, recycle_after: int = 200):
+        self.size = max(1, workers)
+        self.recycle_after = recycle_after
+        self._workers: list[_Worker] = []
+        self._spawned = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _spawn(self) -> _Worker:
+        self._spawned += 1
+        return _Worker(self._spawned)
+
+    def close(self):
+        for w in self._workers:
+            w.stop()
+        self._workers.clear()
+
+    def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
+        """Run every job; yield (job, result) in completion order. A result's ``status`` is
+        ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``."""
+        pending = deque(jobs)
+        while len(self._workers) < self.size:
+            self._workers.append(self._spawn())
+        idle = [w for w in self._workers if w.job is None]
+        sel = selectors.DefaultSelector()
+        try:
+            busy: dict[int, _Worker] = {}
+            while pending or busy:
+                while pending and idle:
+                    w = idle.pop()
+                    job = pending.popleft()
+                    try:
+                        w.send(job)
+                    except (BrokenPipeError, OSError):
+                        pending.appendleft(job)
+                        self._replace(w, idle)
+                        continue
+                    busy[w.proc.stdout.fileno()] = w
+                    sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+                now = time.monotonic()
+                wait = max(0.0, min(w.deadline for w in busy.values()) - now) if busy else 0
+                events = sel.select(timeout=min(wait, 1.0))
+                for key, _ in events:
+                    w = key.data
+                    chunk = os.read(w.proc.stdout.fileno(), 1 << 20)
+                    if chunk:
+                        w.buffer += chunk
+                        if b"\n" not in w.buffer:
+                            continue
+                        line, w.buffer = w.buffer.split(b"\n", 1)
+                        result = json.loads(line)
+                        result.setdefault("status", "ok")
+                        job = w.job
+                        self._release(w, sel, busy)
+                        w.jobs_done += 1
+                        if w.jobs_done >= self.recycle_after:
+                            self._replace(w, idle, graceful=True)
+                        else:
+                            idle.append(w)
+                        yield job, result
+                    else:  # EOF: the worker died
+                        job = w.job
+                        rc = w.proc.wait()
+                        tail = w.log_tail()
+                        self._release(w, sel, busy)
+                        self._replace(w, idle)
+                        yield job, _crash_result(job, rc, tail)
+                now = time.monotonic()
+                for w in [w for w in busy.values() if w.deadline < now]:
+                    job = w.job
+                    self._release(w, sel, busy)
+                    self._replace(w, idle)
+                    yield job, {"id": job.id, "status": "timeout", "diagnostic": f"no result within {job.timeout:.0f} s"}
+        finally:
+            sel.close()
+
+    def _release(self, w: _Worker, sel, busy):
+        sel.unregister(w.proc.stdout)
+        busy.pop(w.proc.stdout.fileno(), None)
+        w.job = None
+        w.buffer = b""
+
+    def _replace(self, w: _Worker, idle: list, graceful: bool = False):
+        (w.stop if graceful else w.kill)()
+        fresh = self._spawn()
+        self._workers[self._workers.index(w)] = fresh
+        idle.append(fresh)
+
+
+def _crash_result(job: Job, returncode: int, log_tail: str) -> dict:
+    sig = -returncode if returncode < 0 else None
+    name = signal.Signals(sig).name if sig else None
+    lines = [l for l in log_tail.splitlines() if l.strip()]
+    return {
+        "id": job.id,
+        "status": "crashed",
+        "signal": name,
+        "returncode": returncode,
+        "diagnostic": f"worker died ({name or f'exit code {returncode}'})" + (f": {lines[-1][:300]}" if lines else ""),
+    }

@@ -1,0 +1,90 @@
+"""The isolated worker process: ``python -m fuzzer.worker HOME``.
+
+It reads JSON jobs on stdin and answers on a private copy of its original stdout; file
+descriptor 1 is then pointed at stderr, so whatever native code prints (clang, NVRTC, a kernel's
+printf) cannot corrupt the channel. Two jobs:
+
+- ``generate``: draw, render and normalize a list of record indices (the pure-Python front half);
+- ``compile``: load a batch of kernels as one module, capture each kernel's IR in isolation,
+  compile the module natively once, run the oracles, and label every kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+_PROTOCOL = None
+
+
+def _open_channel():
+    global _PROTOCOL
+    _PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# generate
+
+
+_drawers: dict = {}
+
+
+def generate(job: dict) -> dict:
+    from fuzzer.pipeline import draw_candidate
+
+    out = []
+    for index in job["indices"]:
+        out.append(draw_candidate(job["grammars"], job["plan"], job["seed"], index, _drawers))
+    return {"candidates": out}
+
+
+# ---------------------------------------------------------------------------------------------
+# compile
+
+
+def compile_batch(job: dict, home: str) -> dict:
+    from fuzzer.pipeline import compile_kernels
+
+    return {"results": compile_kernels(job, os.path.join(home, "scratch"))}
+
+
+def extract(job: dict, home: str) -> dict:
+    from fuzzer.extract import extract_in_worker
+
+    return extract_in_worker(job["path"], job["backend"], os.path.join(home, "scratch"))
+
+
+def main(argv: list[str]) -> int:
+    home = argv[0]
+    _open_channel()
+    os.makedirs(os.path.join(home, "scratch"), exist_ok=True)
+    from backends.warp_ir import init_warp
+
+    init_warp(os.path.join(home, "kernel-cache"))
+    handlers = {
+        "generate": generate,
+        "compile": lambda j: compile_batch(j, home),
+        "extract": lambda j: extract(j, home),
+    }
+    for line in sys.stdin:
+        job = json.loads(line)
+        started = time.perf_counter()
+        try:
+            result = handlers[job["op"]](job)
+            result["status"] = "ok"
+        except Exception as exc:  # a bug in warpfuzz itself: report it, keep serving
+            result = {"status": "error", "diagnostic": "".join(traceback.format_exception(exc))[-4000:]}
+        result["id"] = job["id"]
+        result["seconds"] = round(time.perf_counter() - started, 4)
+        _PROTOCOL.write(json.dumps(result) + "\n")
+        _PROTOCOL.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
