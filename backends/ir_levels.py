@@ -99,7 +99,7 @@ def split_llvm_module(dump: str) -> dict[str, str]:
             start = comment + 1  # keep the attributes comment: it is per function, not per module
         end = dump.find("\n}\n", m.end())
         block = dump[start : end + 3] if end >= 0 else dump[start:]
-        block = _METADATA_REF.sub("", _ATTR_GROUP_REF.sub("", block))
+        block = _ATTR_GROUP_REF.sub("", _METADATA_REF.sub("", block))
         functions[m.group(1)] = block
     return functions
 
