@@ -29,7 +29,11 @@ TOTAL_BUILTINS = frozenset(
     }
 )
 # Integer builtins with undefined behaviour for some inputs: drawn only through safe productions.
-_UNSAFE_INT = frozenset({"div", "mod", "floordiv", "lshift", "rshift"})
+_UNSAFE_INT = frozenset({"div", "mod", "floordiv", "lshift", "rshift", "cw_div"})
+# Integer parameters that Warp uses as a modulus or a range width: drawn as positive literals
+# (``randi(state, lo, hi)`` takes ``% (hi - lo)``; ``pnoise`` takes its periods modulo).
+_POSITIVE_INT_ARGS = {"pnoise": ("px", "py", "pz", "pt")}
+_RANGE_INT_ARGS = {"randi": ("low", "high")}
 
 
 def weighted_index(draw, weights: list[float]) -> int:
@@ -211,8 +215,24 @@ class ExprGen:
         self.used.add(f"wp.{sig.name}")
         if sig.name not in TOTAL_BUILTINS:
             self.total = False
-        args = [self.expr(t, scope, depth - 1) for _, t in sig.params]
-        return f"wp.{sig.name}({', '.join(args)})"
+        return f"wp.{sig.name}({', '.join(self.call_args(sig, scope, depth - 1))})"
+
+    def call_args(self, sig: Signature, scope: Scope, depth: int) -> list[str]:
+        """Arguments for ``sig``; the integer arguments Warp divides by are non-zero literals."""
+        positive = _POSITIVE_INT_ARGS.get(sig.name, ())
+        ranged = _RANGE_INT_ARGS.get(sig.name, ())
+        args, low = [], 0
+        for pname, t in sig.params:
+            if pname in positive:
+                args.append(self._int_literal(TYPES[t], 1, 8))
+            elif ranged and pname == ranged[0]:
+                low = self.draw(st.integers(-8, 8))
+                args.append(str(low))
+            elif pname in ranged:
+                args.append(str(low + self.draw(st.integers(1, 16))))
+            else:
+                args.append(self.expr(t, scope, depth))
+        return args
 
     def _expr_arith(self, ty, scope, depth):
         d = depth - 1
@@ -241,6 +261,7 @@ class ExprGen:
         if op == "*" and ty.kind == "vector":
             op = "+"  # vector * vector is not defined in Warp (use wp.cw_mul)
         if self.plan.enabled("unary") and self.boolean() and self.boolean() and not ty.scalar.startswith("uint"):
+            self.used.add("op:neg")
             return f"(-{self.expr(ty.name, scope, d)})"
         return f"({self.expr(ty.name, scope, d)} {op} {self.expr(ty.name, scope, d)})"
 

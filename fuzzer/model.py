@@ -34,6 +34,7 @@ class Param:
     dtype: str = "float32"  # type key of the element (arrays) or value (scalars)
     ndim: int = 0  # 0 for a scalar argument
     resource: str = ""  # for role "resource": "mesh", "bvh", "hash_grid", "volume"
+    container: str = "array"  # arrays: "array", "indexedarray" or "fabricarray"
 
 
 @dataclass
@@ -64,6 +65,7 @@ class KernelModel:
     structs: list[Struct] = field(default_factory=list)
     constants: list[tuple[str, str]] = field(default_factory=list)  # (name, expression)
     decls: list[str] = field(default_factory=list)  # other module-level source blocks
+    trailer: list[str] = field(default_factory=list)  # module-level blocks after the kernel (wp.overload)
     kernel_decorator: str = "wp.kernel"
     module_options: dict = field(default_factory=dict)
     launch_dim: tuple[int, ...] = (64,)
