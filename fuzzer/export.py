@@ -3,8 +3,8 @@
 Layout: ``OUT/{split}/part-00000.parquet`` (a new part every ``rows_per_part`` records), records
 in commit order. The schema (:data:`SCHEMA`) is fixed, so every export of every corpus has the same
 columns and types: ``ir`` is a struct whose optional levels are null where a record lacks them,
-``ir.ptx_by_arch`` a list of ``{arch, ptx}`` sorted by arch, and ``provenance.options`` the options
-as canonical JSON (their keys vary by backend). A record field the schema does not know is an
+``ir.ptx_by_arch`` a list of ``{arch, ptx}`` sorted by arch, and ``provenance.options`` /
+``provenance.oracles`` canonical JSON text (their keys vary by backend and oracle). A record field the schema does not know is an
 error, not a silent drop. Records without ``cluster_id``/``split`` get them here, exactly as the
 campaign would (``fuzzer.neardup``, ``fuzzer.splits``).
 """
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from fuzzer.errors import WarpfuzzError
 from fuzzer.neardup import cluster_ids
-from fuzzer.record import IR_FIELDS, OPTIONAL_IR_FIELDS, PROVENANCE_FIELDS
+from fuzzer.record import IR_FIELDS, OPTIONAL_IR_FIELDS
 from fuzzer.shards import iter_records
 from fuzzer.splits import SPLIT_NAMES, split_for
 
@@ -34,14 +34,15 @@ _IR_TEXT_FIELDS = tuple(dict.fromkeys(f for fields in IR_FIELDS.values() for f i
 )
 PTX_BY_ARCH_TYPE = pa.list_(pa.struct([pa.field("arch", _STR, nullable=False), pa.field("ptx", _STR, nullable=False)]))
 IR_TYPE = pa.struct([pa.field(f, _STR) for f in _IR_TEXT_FIELDS] + [pa.field("ptx_by_arch", PTX_BY_ARCH_TYPE)])
+PROVENANCE_JSON_FIELDS = ("options", "oracles")  # free-form dicts, stored as canonical JSON text
 PROVENANCE_TYPE = pa.struct(
     [
         pa.field("warp_version", _STR),
         pa.field("generator_version", _STR),
         pa.field("seed", pa.int64()),
         pa.field("index", pa.int64()),
-        pa.field("options", _STR),  # canonical JSON
     ]
+    + [pa.field(f, _STR) for f in PROVENANCE_JSON_FIELDS]
 )
 SCHEMA = pa.schema(
     [
@@ -60,21 +61,21 @@ SCHEMA = pa.schema(
     ],
     metadata={"warpfuzz.export_schema": "1"},
 )
-assert tuple(PROVENANCE_TYPE.names) == PROVENANCE_FIELDS, "provenance columns must follow fuzzer.record"
-
 
 def to_row(record: dict) -> dict:
     """A record as a row of :data:`SCHEMA` (raises WarpfuzzError for fields the schema lacks)."""
     unknown = sorted(set(record) - set(SCHEMA.names))
     unknown += sorted(f"ir.{f}" for f in set(record["ir"]) - set(IR_TYPE.names))
-    unknown += sorted(f"provenance.{f}" for f in set(record["provenance"]) - set(PROVENANCE_FIELDS))
+    unknown += sorted(f"provenance.{f}" for f in set(record["provenance"]) - set(PROVENANCE_TYPE.names))
     if unknown:
         raise WarpfuzzError(f"record {record.get('id')}: field {unknown[0]!r} is not in the export schema; add it to fuzzer.export.SCHEMA")
     ir = {f: record["ir"].get(f) for f in _IR_TEXT_FIELDS}
     by_arch = record["ir"].get("ptx_by_arch")
     ir["ptx_by_arch"] = [{"arch": a, "ptx": by_arch[a]} for a in sorted(by_arch)] if by_arch is not None else None
     provenance = dict(record["provenance"])
-    provenance["options"] = json.dumps(provenance["options"], sort_keys=True, separators=(",", ":"))
+    for f in PROVENANCE_JSON_FIELDS:
+        if f in provenance:
+            provenance[f] = json.dumps(provenance[f], sort_keys=True, separators=(",", ":"))
     return {**record, "ir": ir, "provenance": provenance}
 
 

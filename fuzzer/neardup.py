@@ -7,9 +7,10 @@ similarity of at least 0.8, measured on either of two views:
 - the forward IR (``ir.forward``),
 
 so kernels that differ in a constant or one operator (source view), or that lower to almost the
-same code (IR view), cluster together. Tokens are identifiers, numbers and single punctuation
-characters; the 8-hex hash suffix that normalization puts on definition names is removed first,
-or no two kernels could ever share a shingle that contains their name.
+same code (IR view), cluster together. Tokens are the whitespace-separated words of the text
+(both views are canonically formatted, so words are stable, and splitting is several times
+cheaper than a lexer); the 8-hex hash suffix that normalization puts on definition names is
+removed first, or no two kernels could ever share a shingle that contains their name.
 
 Clustering is streaming and never rewrites an id, so the corpus can grow and resume: a record
 joins the cluster of the earliest-inserted record it matches (by exact ``normalized_hash`` first,
@@ -28,6 +29,7 @@ import hashlib
 import re
 import zlib
 from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Iterable
 
@@ -40,15 +42,15 @@ NUM_PERM = 64
 SHINGLE = 5
 THRESHOLD = 0.8
 MINHASH_SEED = 1
+MINHASH_SCHEME = "affine32"
 VIEWS = ("source", "ir")
 
 _NAME_HASH_SUFFIX = re.compile(r"_[0-9a-f]{8}\b")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_NAME_HASH_SUFFIX.sub("", text))
+    return _NAME_HASH_SUFFIX.sub("", text).split()
 
 
 def shingle_hashes(toks: list[str], size: int = SHINGLE) -> np.ndarray:
@@ -58,8 +60,8 @@ def shingle_hashes(toks: list[str], size: int = SHINGLE) -> np.ndarray:
     hash mixes its tokens' hashes with a polynomial in numpy, so long IR texts stay cheap."""
     if not toks:
         return np.zeros(1, dtype=np.uint64)
-    cache: dict[str, int] = {}
-    ids = np.fromiter((cache.setdefault(t, zlib.crc32(t.encode())) for t in toks), dtype=np.uint64, count=len(toks))
+    token_hash = {t: zlib.crc32(t.encode()) for t in set(toks)}
+    ids = np.array([token_hash[t] for t in toks], dtype=np.uint64)
     width = min(size, len(ids))
     windows = np.lib.stride_tricks.sliding_window_view(ids, width)
     mixed = np.zeros(len(windows), dtype=np.uint64)
@@ -68,8 +70,14 @@ def shingle_hashes(toks: list[str], size: int = SHINGLE) -> np.ndarray:
     return np.unique(mixed)
 
 
+@cache
+def _permutations():
+    """Drawing the permutations costs more than hashing a text: do it once per process."""
+    return MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
+
+
 def minhash(text: str) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
+    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int, permutations=_permutations(), scheme=MINHASH_SCHEME)
     m.update_batch(shingle_hashes(tokens(text)).tolist())
     return m
 
