@@ -1,6 +1,6 @@
 """Near-duplicate clustering with MinHash LSH, and the contamination check.
 
-Two records are near-duplicates when their token 5-gram shingle sets have an estimated Jaccard
+Two records are near-duplicates when their sets of 5-word shingles have an estimated Jaccard
 similarity of at least 0.8, measured on either of two views:
 
 - the normalized Python source (``python_source``), and
@@ -19,7 +19,7 @@ hash of its ``normalized_hash``. The same records in the same order always give 
 Similarity is not transitive, so two clusters founded before a record that resembles both stay
 apart; :func:`cluster_report` counts the clusters and near-duplicate fraction that result.
 
-Parameters: ``NUM_PERM`` = 64 permutations, ``SHINGLE`` = 5 tokens, ``THRESHOLD`` = 0.8
+Parameters: ``NUM_PERM`` = 64 permutations, ``SHINGLE`` = 5 words, ``THRESHOLD`` = 0.8
 (datasketch picks the LSH bands and rows that minimise false positives and negatives there).
 """
 
