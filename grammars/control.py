@@ -12,6 +12,16 @@ from fuzzer.grammar import Grammar
 from fuzzer.kernels import KernelBuilder, draw_count
 from fuzzer.model import Block, KernelModel, Line
 
+# Utility builtins with a fixed shape of call (where, cast, len, block_dim, local zeros arrays).
+_UTILITIES = [
+    ("vec3f", "wp.where({bool}, {vec3f}, {vec3f})"),
+    ("float32", "wp.where({int32}, {float32}, {float32})"),
+    ("int32", "wp.cast({float32}, int)"),
+    ("float32", "wp.cast({int32}, float)"),
+    ("int32", "len({vec3f})"),
+    ("int32", "wp.block_dim()"),
+    ("float32", "wp.zeros(shape=4, dtype=float)[tid % 4]"),
+]
 _CONSTANTS = {"float32": "{}", "int32": "{}", "vec3f": "wp.vec3({0}, {0}, 1.0)"}
 
 
@@ -31,6 +41,10 @@ class Control(Grammar):
             self._constants(k)
         for _ in range(draw_count(draw, 1, 2)):
             self._static_loop(k, types)
+        for _ in range(draw_count(draw, 1, 3)):
+            returns, template = k.e.choice(_UTILITIES)
+            k.call(returns, template)
+            k.use(*(f"wp.{n}" for n in ("len", "block_dim") if n in template))
         k.statements(types, max_stmts=5, max_nesting=2, min_stmts=2)
         out = k.output_array(k.e.choice(types))
         k.emit(k.store(out, k.params[-1].dtype))

@@ -90,8 +90,9 @@ class Geometry(Grammar):
                 k.emit(Line(f"{acc} += float(wp.mesh_query_ray_count_intersections({m}, {p}, wp.vec3(1.0, 0.0, 0.0), -1))"))
                 k.emit(Block(f"if wp.mesh_query_ray_anyhit({m}, {p}, wp.vec3(0.0, 1.0, 0.0), 10.0)", [Line(f"{acc} += 1.0")]))
                 k.use("wp.mesh_query_ray", "wp.mesh_query_ray_count_intersections", "wp.mesh_query_ray_anyhit")
-        k.emit(Line(f"{acc} += float(wp.mesh_get_group_root({m}, 0)) + float(wp.mesh_get({m}).num_tris)"))
-        k.use("wp.mesh_get_group_root", "wp.mesh_get")
+        k.emit(Line(f"{acc} += float(wp.mesh_get_group_root({m}, 0))"))
+        k.emit(Block(f"if wp.mesh_get_bvh({m}) != wp.uint64(0)", [Line(f"{acc} += 1.0")]))
+        k.use("wp.mesh_get_group_root", "wp.mesh_get_bvh")
 
     def _bvh_query(self, k, p, acc):
         b = k.resource("bvh")

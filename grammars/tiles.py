@@ -32,7 +32,7 @@ _VECTOR_OPS = [
     "wp.tile_full(shape=(8,), value=1.5, dtype=float)",
     "wp.tile_arange(8, dtype=float)",
     "wp.tile_astype(wp.tile_astype({t}, dtype=wp.float64), dtype=float)",
-    "wp.tile_randf(shape=(8,), seed=tid)",
+    "wp.tile_map(wp.max, {t}, wp.tile_zeros(shape=(8,), dtype=float))",
 ]
 _STATEMENTS = [
     "wp.tile_axpy(2.0, {t}, {u})",
