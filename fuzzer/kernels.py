@@ -147,7 +147,9 @@ class KernelBuilder(ElementwiseKernel):
 
     def _hole(self, dtype: str, var: str | None, depth: int) -> str:
         if var:
-            return self.local(dtype, self.e.expr(dtype, self.scope, depth))
+            # wrapped in its constructor: a variable bound straight to a literal is `const` in
+            # Warp's C++, which builtins writing through the argument cannot bind to
+            return self.local(dtype, f"{TYPES[dtype].annotation}({self.e.expr(dtype, self.scope, depth)})")
         return self.e.expr(dtype, self.scope, depth)
 
 
