@@ -53,9 +53,10 @@ class StmtGen:
         ty = self._value_type()
         value = self.e.expr(ty, scope)
         name = scope.fresh(ty)
-        # a typed constructor pins the variable's type (Warp keeps a variable's first type)
-        if TYPES[ty].kind == "scalar" and ty == "float32" and self.e.boolean():
-            value = f"float({value})"
+        # a typed constructor pins the variable's type (Warp keeps a variable's first type) and
+        # makes it dynamic: a scalar bound to a compile-time constant cannot be mutated in a loop
+        if TYPES[ty].kind == "scalar":
+            value = f"{TYPES[ty].annotation}({value})"
         return Line(f"{name} = {value}")
 
     def _writable(self, scope):

@@ -11,6 +11,7 @@ from fuzzer.exprs import Plan
 from fuzzer.grammar import Grammar
 from fuzzer.kernels import KernelBuilder, draw_count
 from fuzzer.model import Block, KernelModel, Line
+from fuzzer.typesys import TYPES
 
 # Utility builtins with a fixed shape of call (where, cast, len, block_dim, local zeros arrays).
 _UTILITIES = [
@@ -18,8 +19,8 @@ _UTILITIES = [
     ("float32", "wp.where({int32}, {float32}, {float32})"),
     ("int32", "wp.cast({float32}, int)"),
     ("float32", "wp.cast({int32}, float)"),
-    ("int32", "len({vec3f})"),
-    ("int32", "wp.block_dim()"),
+    ("int32", "int(len({vec3f}))"),
+    ("int32", "int(wp.block_dim())"),
     ("float32", "wp.zeros(shape=4, dtype=float)[tid % 4]"),
 ]
 _CONSTANTS = {"float32": "{}", "int32": "{}", "vec3f": "wp.vec3({0}, {0}, 1.0)"}
@@ -74,7 +75,8 @@ class Control(Grammar):
         for _ in range(draw_count(k.draw, 1, 2)):
             name, _ = k.e.choice(k.constants)
             ty = next(t for t in k.scope.types() if name in k.scope.of_type(t))
-            k.local(ty, f"wp.static({name} * {'2' if ty == 'int32' else '2.0'})", "s")
+            # bound through its constructor so later statements may mutate it in a loop
+            k.local(ty, f"{TYPES[ty].annotation}(wp.static({name} * {'2' if ty == 'int32' else '2.0'}))", "s")
             k.use("wp.static")
 
 
