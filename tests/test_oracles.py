@@ -1,0 +1,218 @@
+"""Outcome labels, signatures and oracles on real Warp, against known Warp behaviours."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fuzzer import outcomes
+from fuzzer.inputs import synthesize
+from fuzzer.oracles import run_oracles
+from fuzzer.repro import run_repro, write_repro
+
+KNOWN = Path(__file__).parent / "fixtures" / "known"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def load(tmp_path_factory):
+    """Load a fixture file (or inline source) as a fresh module and return its kernel."""
+    from backends.warp_ir import init_warp, load_module, prepare_module
+
+    init_warp(str(tmp_path_factory.mktemp("cache")))
+    work = tmp_path_factory.mktemp("modules")
+
+    def _load(name: str, source: str | None = None):
+        source = source if source is not None else (KNOWN / f"{name}.py").read_text()
+        mod, wmodule = load_module(source, f"{name}_{next(_names)}", str(work))
+        prepare_module(wmodule, "cpu")
+        return getattr(mod, name)
+
+    return _load
+
+
+def _build_failure(kernel):
+    with pytest.raises(Exception) as info:
+        kernel.module.load("cpu")
+    label, exc_type, message = outcomes.classify_exception(info.value, "codegen")
+    return label, exc_type, message, outcomes.where_in_warp(info.value)
+
+
+def test_tile_of_array_element_is_a_warp_internal_error(load):
+    label, exc_type, message, where = _build_failure(load("tile_of_element"))
+    assert (label, exc_type, where) == (outcomes.WARP_INTERNAL_ERROR, "AttributeError", "_src/codegen.py:param2str")
+    assert message == "'Reference' object has no attribute '__name__'"
+
+
+def test_type_error_is_a_codegen_error(load):
+    label, exc_type, message, where = _build_failure(load("type_error"))
+    assert label == outcomes.CODEGEN_ERROR
+    assert "Input types must be the same" in message
+
+
+def test_run_oracles_labels_a_build_failure_once(load):
+    report = run_oracles(load("tile_of_element"), oracles={"run", "grad", "debug"})
+    assert report.label == outcomes.WARP_INTERNAL_ERROR
+    assert list(report.details) == ["run"]  # the module replays its error: later oracles would add nothing
+    assert report.signature.startswith("warp_internal_error|AttributeError|_src/codegen.py:param2str|")
+
+
+def test_correct_kernel_is_ok_for_run_grad_and_debug(load):
+    report = run_oracles(load("correct"), oracles={"run", "grad", "debug", "cuda"})
+    assert report.label == outcomes.OK
+    assert {name: d["status"] for name, d in report.details.items()} == {
+        "run": "ok", "grad": "ok", "debug": "ok", "cuda": "skipped",
+    }
+    assert report.details["cuda"]["diagnostic"] == "no CUDA device"
+
+
+def test_wrong_custom_gradient_is_a_grad_mismatch(load):
+    report = run_oracles(load("wrong_custom_grad"), oracles={"run", "grad"})
+    assert report.label == outcomes.GRAD_MISMATCH
+    assert report.diagnostic.startswith("max error ")
+    assert report.details["run"]["status"] == outcomes.OK
+
+
+DISCONTINUOUS = '''
+import warp as wp
+
+
+@wp.kernel
+def steps(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = wp.floor(x[i] * 20.0) + x[i] * x[i]
+'''
+
+
+def test_grad_oracle_does_not_flag_jumps_between_the_step_sizes(load):
+    kernel = load("steps", DISCONTINUOUS)
+    for seed in range(3):
+        assert run_oracles(kernel, oracles={"grad"}, seed=seed).label == outcomes.OK
+
+
+DIVIDES_BY_ZERO = '''
+import warp as wp
+
+
+@wp.kernel
+def blowup(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = x[i] / (x[i] - x[i])
+'''
+
+
+def test_non_finite_outputs_are_a_finding_only_for_total_math(load):
+    kernel = load("blowup", DIVIDES_BY_ZERO)
+    assert run_oracles(kernel, oracles={"run"}).label == outcomes.OK
+    report = run_oracles(kernel, oracles={"run"}, hints={"math_total": True})
+    assert report.label == outcomes.NAN_INF
+    assert "out has 16 of 16" in report.diagnostic
+
+
+def test_out_of_bounds_write_crashes_the_launch_in_a_subprocess(tmp_path):
+    path = write_repro((KNOWN / "oob_write.py").read_text(), "oob_write", outcomes.CRASH, path=str(tmp_path / "repro.py"))
+    assert run_repro(path) == (1, "reproduced crash: crash|SIGSEGV||SIGSEGV")
+
+
+def test_exit_status_labels():
+    assert outcomes.classify_exit(-11) == (outcomes.CRASH, "SIGSEGV", "SIGSEGV")
+    assert outcomes.classify_exit(-8)[1] == "SIGFPE"
+    assert outcomes.classify_exit(None, timed_out=True)[0] == outcomes.TIMEOUT
+    assert outcomes.classify_exit(0) is None
+
+
+OTHER_TILE_KERNEL = '''
+import warp as wp
+
+
+@wp.kernel
+def scalar_math_1a2b3c4d(values: wp.array(dtype=wp.float32), n: int, result: wp.array(dtype=float)):
+    j = wp.tid()
+    scale = values[n] * 2.0
+    block = wp.tile(values[j])
+    result[j] = scale
+'''
+
+
+def test_same_warp_bug_in_different_kernels_has_one_signature(load):
+    first = outcomes.signature(*_build_failure(load("tile_of_element")))
+    second = outcomes.signature(*_build_failure(load("scalar_math_1a2b3c4d", OTHER_TILE_KERNEL)))
+    other = outcomes.signature(*_build_failure(load("type_error")))
+    assert first == second
+    assert other != first
+
+
+def test_messages_are_normalized_to_placeholders():
+    a = outcomes.normalize_message("Error in /tmp/abc/k_1.py:12 for var_17 in scalar_math_1a2b3c4d at 0x7f3a2b, got 3.5")
+    b = outcomes.normalize_message("Error in /home/u/x/k_9.py:40 for var_3 in scalar_math_deadbeef at 0x10, got -12")
+    assert a == b == "Error in <path>:<n> for var_<n> in scalar_math_<h> at <hex>, got <n>"
+    assert outcomes.normalize_message("got ['float32', 'int32']") == "got ['float32', 'int32']"
+
+
+def test_a_native_build_failure_takes_its_message_from_the_compiler():
+    exc = Exception("CPU kernel build failed with error code 1")
+    stderr = "/tmp/x/k.cpp:10:5: warning: unused\n/tmp/x/k.cpp:12:9: error: no matching function for call to 'f'\n"
+    label, _, message = outcomes.classify_exception(exc, "compile", stderr)
+    assert label == outcomes.NATIVE_COMPILE_ERROR
+    assert outcomes.normalize_message(message) == "<path>:<n>:<n>: error: no matching function for call to 'f'"
+
+
+INDEXED = '''
+import warp as wp
+
+
+@wp.kernel
+def gather(idx: wp.array(dtype=int), x: wp.array(dtype=wp.vec3), q: wp.quat, out: wp.array(dtype=float), acc: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = wp.length(wp.quat_rotate(q, x[idx[i]]))
+    wp.atomic_add(acc, 0, x[i][0])
+'''
+
+
+def test_inputs_are_seeded_in_range_and_roles_come_from_the_ast(load):
+    kernel = load("gather", INDEXED)
+    first, again, other = synthesize(kernel, seed=3), synthesize(kernel, seed=3), synthesize(kernel, seed=4)
+    assert {a.name: a.role for a in first.args} == {"idx": "in", "x": "in", "q": "scalar", "out": "out", "acc": "out"}
+    assert first.dim == (16,)
+    for a, b in zip(first.args, again.args):
+        assert a.host.tobytes() == b.host.tobytes()
+    assert first.args[1].host.tobytes() != other.args[1].host.tobytes()
+    assert 0 <= first.args[0].host.min() and first.args[0].host.max() < 16
+    assert np.isclose(np.linalg.norm(first.args[2].host), 1.0)
+    assert run_oracles(kernel, oracles={"run", "grad"}).label == outcomes.OK
+
+
+MESH_QUERY = '''
+import warp as wp
+
+
+@wp.kernel
+def closest(m: wp.uint64, p: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
+    i = wp.tid()
+    q = wp.mesh_query_point_no_sign(m, p[i], 10.0)
+    out[i] = q.u + q.v + float(q.face)
+'''
+
+
+def test_resource_arguments_get_real_geometry(load):
+    kernel = load("closest", MESH_QUERY)
+    inputs = synthesize(kernel)
+    assert [(a.name, a.role, a.resource) for a in inputs.args][0] == ("m", "resource", "mesh")
+    report = run_oracles(kernel, oracles={"run"}, hints={"math_total": True})
+    assert report.label == outcomes.OK
+
+
+def test_hints_from_the_generator_set_roles_and_launch_shape(load):
+    from fuzzer.model import Param
+
+    hints = {
+        "params": [Param("x", "wp.array(dtype=float)", "inout", "float32", 1), Param("out", "wp.array(dtype=float)", "out", "float32", 1)],
+        "launch_dim": (8,),
+        "math_total": True,
+    }
+    inputs = synthesize(load("blowup", DIVIDES_BY_ZERO), hints, seed=0)
+    assert inputs.dim == (8,) and inputs.math_total
+    assert [(a.role, a.host.shape) for a in inputs.args] == [("inout", (8,)), ("out", (8,))]
