@@ -60,7 +60,8 @@ def _child():
         return native_err.read().decode("utf-8", "replace")
 
     def emit(label, exc_type="", message="", where="", sig=""):
-        print(json.dumps({"label": label, "signature": sig or signature(label, exc_type, message, where)}), flush=True)
+        sig = sig or (signature(label, exc_type, message, where) if label != OK else "")
+        print(json.dumps({"label": label, "signature": sig}), flush=True)
 
     try:
         import warp as wp
