@@ -23,6 +23,7 @@ from fuzzer.features import features
 from fuzzer.pool import Job
 from fuzzer.record import record_id
 from fuzzer.shards import CorpusWriter, atomic_write, iter_records
+from fuzzer.splits import split_for
 
 GENERATOR_VERSION = "0.1.0"
 ROUND_SIZE = 100
@@ -41,6 +42,7 @@ class CampaignConfig:
     size: int | None = None  # or after this many bytes of records
     workers: int = 2
     oracles: str = "run"  # none | run | grad | all
+    kernel_timeout: float = 30.0  # seconds one kernel may spend in its oracles
     steer: bool = True
     swarm: bool = True
     executor: str = "local"
@@ -71,11 +73,11 @@ def make_executor(config: CampaignConfig):
     if config.executor == "local":
         from fuzzer.pool import LocalPool
 
-        return LocalPool(config.workers)
+        return LocalPool(config.workers, kernel_timeout=config.kernel_timeout)
     if config.executor == "ray":
         from fuzzer.ray_executor import RayPool
 
-        return RayPool(config.workers, address=config.address)
+        return RayPool(config.workers, address=config.address, kernel_timeout=config.kernel_timeout)
     raise WarpfuzzError(f"unknown executor {config.executor!r} (choose local or ray)")
 
 
@@ -97,8 +99,13 @@ class Campaign:
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))
         self.done = state.get("done", False)
-        self.seen_hashes = {r["normalized_hash"] for r in iter_records(config.out)} if self.round else set()
+        from fuzzer.neardup import NearDup
+
+        committed = list(iter_records(config.out)) if self.round else []
+        self.seen_hashes = {r["normalized_hash"] for r in committed}
         self.seen_hashes |= {r["normalized_hash"] for r in iter_records(config.out, "failures")} if self.round else set()
+        self.neardup = NearDup.rebuild(committed)
+        del committed
         self.kernel_types = sorted({kt for g in self.grammar_specs for kt, _ in g.kernel_types})
         self.productions = sorted({p for g in self.grammar_specs for p in g.productions})
         from fuzzer.builtins import public_builtins
@@ -131,9 +138,15 @@ class Campaign:
             while True:
                 candidates = next_candidates if next_candidates is not None else self._generate(pool, [self.round])[self.round]
                 survivors = self._dedup(candidates)
+                # near the target, compile only as many kernels (in index order) as should reach it;
+                # the rest of the round follows only if they fall short, so the records are the same
+                wave = self._first_wave(survivors)
+                last_round = len(wave) < len(survivors)
                 # overlap: the next round's drawing only needs coverage committed up to this round - 1
-                compile_jobs = self._compile_jobs(survivors)
-                results, next_candidates = self._compile(pool, compile_jobs, self.round + 1)
+                results, next_candidates = self._compile(pool, self._compile_jobs(wave), None if last_round else self.round + 1)
+                if last_round and not self._reaches_target(candidates, results):
+                    results.update(self._compile(pool, self._compile_jobs(survivors[len(wave):]), None)[0])
+                    next_candidates = None
                 if self._commit_round(candidates, survivors, results):
                     break
         self._mark_done()
@@ -203,14 +216,45 @@ class Campaign:
                 for c in members
             ],
         }
-        return Job(id=next(_job_ids), payload=payload,
-                   timeout=120 + 6.0 * len(members))
+        return Job(id=next(_job_ids), payload=payload, timeout=self._job_timeout(len(members)))
 
-    def _compile(self, pool, jobs: list[Job], next_round: int):
+    def _job_timeout(self, kernels: int) -> float:
+        """A batch may take: worker start-up and compile (generous) plus each kernel's oracles."""
+        return 4 * self.config.kernel_timeout + kernels * max(2.0, self.config.kernel_timeout / 5)
+
+    def _first_wave(self, survivors: list[dict]) -> list[dict]:
+        c = self.config
+        if c.count is not None:
+            needed = c.count - self.records
+        else:
+            per_record = self.bytes / self.records if self.records else 30_000
+            needed = (c.size - self.bytes) / per_record
+        wanted = int(needed * 1.25) + c.batch_size
+        return survivors if wanted >= len(survivors) else survivors[:wanted]
+
+    def _reaches_target(self, candidates: list[dict], results: dict) -> bool:
+        """Whether committing now would reach the target before the first kernel not yet compiled."""
+        from fuzzer.record import dumps
+
+        records, nbytes = self.records, self.bytes
+        for cand in candidates:
+            if "error" in cand or cand.get("duplicate"):
+                continue
+            if cand["hash"] not in results:
+                return False
+            for r in results[cand["hash"]]:
+                if r["outcome"] == outcomes.OK:
+                    records += 1
+                    nbytes += len(dumps(self._record(cand, r)).encode()) + 1
+                    if self._target_reached(records, nbytes):
+                        return True
+        return False
+
+    def _compile(self, pool, jobs: list[Job], next_round: int | None):
         """Run the compile jobs (bisecting batches whose worker crashed or hung) while the next
         round is drawn on the same workers."""
         results: dict[str, list[dict]] = {}
-        generate_jobs = {j.id: j for j in self._generate_jobs(next_round, self.coverage)}
+        generate_jobs = {j.id: j for j in self._generate_jobs(next_round, self.coverage)} if next_round is not None else {}
         next_candidates = []
         queue = list(jobs) + list(generate_jobs.values())
         while queue:
@@ -223,21 +267,31 @@ class Campaign:
                 if result.get("status") == "ok":
                     for r in result["results"]:
                         results.setdefault(r["key"], []).append(r)
-                elif result.get("status") in ("crashed", "timeout") and len(kernels) > 1:
-                    half = len(kernels) // 2
-                    for part in (kernels[:half], kernels[half:]):
-                        retry.append(Job(id=next(_job_ids),
-                                         payload={**job.payload, "kernels": part}, timeout=120 + 6.0 * len(part)))
+                elif result.get("status") in ("crashed", "timeout"):
+                    culprit = [k for k in kernels if k["key"] == result.get("current")]
+                    rest = [k for k in kernels if k["key"] != result.get("current")]
+                    if culprit:  # the worker died in this kernel's oracles: label it, retry the others
+                        results[culprit[0]["key"]] = [self._lost(culprit[0], result)]
+                        parts = [rest] if rest else []
+                    elif len(kernels) > 1:  # it died compiling: bisect
+                        parts = [kernels[: len(kernels) // 2], kernels[len(kernels) // 2 :]]
+                    else:
+                        results[kernels[0]["key"]] = [self._lost(kernels[0], result)]
+                        parts = []
+                    for part in parts:
+                        retry.append(Job(id=next(_job_ids), payload={**job.payload, "kernels": part}, timeout=self._job_timeout(len(part))))
                 else:
-                    label = {"crashed": outcomes.CRASH, "timeout": outcomes.TIMEOUT}.get(result.get("status"), outcomes.WARP_INTERNAL_ERROR)
                     for k in kernels:
-                        results[k["key"]] = [{
-                            "key": k["key"], "kernel_name": k["kernel_name"], "instance": None, "outcome": label,
-                            "exc_type": result.get("signal") or result.get("status"), "diagnostic": result.get("diagnostic", ""),
-                            "where": "",
-                        }]
+                        results[k["key"]] = [self._lost(k, result)]
             queue = retry
         return results, sorted(next_candidates, key=lambda c: c["index"])
+
+    @staticmethod
+    def _lost(kernel: dict, result: dict) -> dict:
+        """The outcome of a kernel whose worker crashed, hung, or failed with a warpfuzz error."""
+        label = {"crashed": outcomes.CRASH, "timeout": outcomes.TIMEOUT}.get(result.get("status"), outcomes.WARP_INTERNAL_ERROR)
+        return {"key": kernel["key"], "kernel_name": kernel["kernel_name"], "instance": None, "outcome": label,
+                "exc_type": result.get("signal") or result.get("status"), "diagnostic": result.get("diagnostic", ""), "where": ""}
 
     # -- records ---------------------------------------------------------------------------------
     def _record(self, cand: dict, result: dict) -> dict:
@@ -265,6 +319,13 @@ class Campaign:
             },
         }
 
+    @staticmethod
+    def _signature(result: dict) -> str:
+        message = result.get("diagnostic", "")
+        if result["outcome"] == outcomes.NATIVE_COMPILE_ERROR:
+            message = outcomes.first_native_error(message) or message[:300]
+        return outcomes.signature(result["outcome"], result.get("exc_type", ""), message, result.get("where", ""))
+
     def _failure(self, cand: dict, result: dict) -> dict:
         return {
             "backend": self.config.backend,
@@ -277,7 +338,7 @@ class Campaign:
             "exc_type": result.get("exc_type", ""),
             "diagnostic": result.get("diagnostic", "")[:4000],
             "where": result.get("where", ""),
-            "signature": outcomes.signature(result["outcome"], result.get("exc_type", ""), result.get("diagnostic", ""), result.get("where", "")),
+            "signature": result.get("signature") or self._signature(result),
             "provenance": {"seed": self.config.seed, "index": cand["index"], "buffer": cand.get("buffer", ""),
                            "warp_version": self.warp_version, "generator_version": GENERATOR_VERSION},
         }
@@ -309,6 +370,8 @@ class Campaign:
                 counters["valid"] = counters.get("valid", 0) + 1
             for r in ok:
                 rec = self._record(cand, r)
+                rec["cluster_id"] = self.neardup.assign(rec)
+                rec["split"] = split_for(rec["cluster_id"])
                 records.append(rec)
                 coverage.add(rec, cand.get("productions", []))
                 records_total += 1

@@ -61,11 +61,14 @@ def cmd_campaign(args) -> int:
         size=parse_size(args.size) if args.size else None,
         workers=args.workers,
         oracles=args.oracles,
+        kernel_timeout=args.kernel_timeout,
         steer=not args.no_steer,
         swarm=not args.no_swarm,
         executor=args.executor,
         address=args.address,
     )
+    if args.round_size:
+        config.round_size = args.round_size
     with progress_reporter(sys.stderr) as report:
         config.progress = report
         stats = run_campaign(config)
@@ -133,11 +136,15 @@ def cmd_coverage(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from fuzzer.extract import extract_file
+    from fuzzer.extract import extract_files
 
-    summary = extract_file(Path(args.path), args.backend, Path(args.out))
-    print(f"{summary['recorded']} records from {summary['kernels']} kernels in {args.path} "
-          f"({summary['failed']} failed) -> {args.out}")
+    t = extract_files([Path(p) for p in args.paths], args.backend, Path(args.out), workers=args.workers)
+    rate = t["ok"] / t["kernels"] if t["kernels"] else 0.0
+    print(f"{t['recorded']} records from {t['kernels']} kernels in {t['files']} files -> {args.out}: "
+          f"{t['ok']} compiled ({rate:.1%}), {t['failed']} failed, {t['skipped_generic']} generic without overloads skipped, "
+          f"{t['files_failed']} files failed to import")
+    for line in t["import_errors"]:
+        print(f"  import failed: {line}", file=sys.stderr)
     return 0
 
 
@@ -181,10 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--grammar", action="append", help="grammar plugin to use (repeatable; default: all installed)")
     c.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
     c.add_argument("--oracles", choices=["none", "run", "grad", "all"], default="run")
+    c.add_argument("--kernel-timeout", type=positive_int("--kernel-timeout"), default=30,
+                   help="seconds one kernel may run its oracles before it is labelled timeout (default 30)")
     c.add_argument("--no-steer", action="store_true", help="turn off coverage steering")
     c.add_argument("--no-swarm", action="store_true", help="turn off swarm configurations")
     c.add_argument("--executor", choices=["local", "ray"], default="local")
     c.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    c.add_argument("--round-size", type=positive_int("--round-size"), default=None,
+                   help="draws per round (a setting of the corpus: records depend on it; default 100)")
     c.set_defaults(func=cmd_campaign)
 
     v = sub.add_parser("validate", help="check every record of one or more corpora against the schema")
@@ -201,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--json", action="store_true")
     cov.set_defaults(func=cmd_coverage)
 
-    e = sub.add_parser("extract", help="records for every kernel in an existing Warp source file")
-    e.add_argument("path")
+    e = sub.add_parser("extract", help="records for every kernel in existing Warp source files")
+    e.add_argument("paths", nargs="+", metavar="PATH", help="a .py file or a directory of them")
+    e.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
     e.add_argument("--backend", required=True)
     e.add_argument("--out", required=True)
     e.set_defaults(func=cmd_extract)

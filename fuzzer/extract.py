@@ -25,18 +25,49 @@ EXTRACT_GRAMMAR = "extracted"
 # coordinator side
 
 
-def extract_file(path: Path, backend: str, out: Path) -> dict:
+def python_files(paths: list[Path]) -> list[Path]:
+    """The .py files named, and those under named directories, in a stable order."""
+    files = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*.py") if f.name != "__init__.py"))
+        elif p.is_file() and p.suffix == ".py":
+            files.append(p)
+        else:
+            raise WarpfuzzError(f"{p}: not a Python source file or directory")
+    return files
+
+
+def extract_files(paths: list[Path], backend: str, out: Path, workers: int = 1) -> dict:
+    """Extract every file, each in an isolated worker; results are written in file order."""
     from fuzzer import plugins
     from fuzzer.pool import Job, LocalPool
+    from fuzzer.shards import check_output_dir
 
     plugins.backend(backend)
-    if not path.is_file() or path.suffix != ".py":
-        raise WarpfuzzError(f"{path}: not a Python source file")
-    with LocalPool(1) as pool:
-        [(_, result)] = list(pool.map([Job(1, {"op": "extract", "path": str(path.resolve()), "backend": backend}, timeout=900)]))
-    if result.get("status") != "ok":
-        raise WarpfuzzError(f"{path}: extraction failed ({result.get('status')}: {str(result.get('diagnostic', '')).strip().splitlines()[-1:]})")
-    return write_extracted(result, path, backend, out)
+    files = python_files(paths)
+    check_output_dir(out)
+    jobs = [Job(i, {"op": "extract", "path": str(f.resolve()), "backend": backend}, timeout=900) for i, f in enumerate(files)]
+    results = {}
+    # imports have side effects, so workers are recycled often; not per file, which would rebuild
+    # the clang precompiled header each time
+    with LocalPool(workers, recycle_after=8) as pool:
+        for job, result in pool.map(jobs):
+            results[job.id] = result
+    totals = {"files": len(files), "files_failed": 0, "kernels": 0, "ok": 0, "recorded": 0, "failed": 0, "skipped_generic": 0,
+              "import_errors": []}
+    for i, f in enumerate(files):
+        result = results[i]
+        if result.get("status") != "ok":
+            totals["files_failed"] += 1
+            last = str(result.get("diagnostic", result.get("status"))).strip().splitlines()[-1:]
+            totals["import_errors"].append(f"{f.name}: {last[0] if last else result.get('status')}")
+            continue
+        summary = write_extracted(result, f, backend, out)
+        for key in ("kernels", "recorded", "failed", "skipped_generic"):
+            totals[key] += summary[key]
+        totals["ok"] += summary["kernels"] - summary["failed"]
+    return totals
 
 
 def attribution(path: Path) -> dict:
@@ -60,7 +91,12 @@ def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
     warp_version = version("warp-lang")
     settings = {"backend": backend, "kind": EXTRACT_GRAMMAR, "generator_version": GENERATOR_VERSION, "warp_version": warp_version}
     writer = CorpusWriter(out, settings)
-    seen = {r["normalized_hash"] for r in iter_records(out)} if writer.shards() else set()
+    from fuzzer.neardup import NearDup
+    from fuzzer.splits import split_for
+
+    committed = list(iter_records(out)) if writer.shards() else []
+    seen = {r["normalized_hash"] for r in committed}
+    neardup = NearDup.rebuild(committed)
     source_info = attribution(path)
     records, failures = [], []
     for item in result["kernels"]:
@@ -73,7 +109,7 @@ def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
         if digest in seen:
             continue
         seen.add(digest)
-        records.append({
+        rec = {
             "id": record_id(backend, digest, item["kernel_name"]),
             "backend": backend,
             "kernel_name": item["kernel_name"],
@@ -85,7 +121,10 @@ def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
             "ir": item["ir"],
             "provenance": {"warp_version": warp_version, "generator_version": GENERATOR_VERSION, "seed": 0, "index": item["position"],
                            "options": item.get("options", {}), "source": source_info},
-        })
+        }
+        rec["cluster_id"] = neardup.assign(rec)
+        rec["split"] = split_for(rec["cluster_id"])
+        records.append(rec)
     state = dict(writer.state)
     counters = dict(state.get("counters", {}))
     counters["generated"] = counters.get("generated", 0) + len(result["kernels"])

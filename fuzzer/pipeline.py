@@ -11,12 +11,14 @@ import ast
 import dataclasses
 import itertools
 import json
+import os
 import re
 
 from fuzzer import outcomes
 from fuzzer.backend import NativeCompileError
 
 _module_counter = itertools.count()
+CURRENT_KERNEL_MARKER = "current-kernel"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +101,13 @@ class _BatchContext:
         self.oracles = oracles
         self.seed = seed
         self.scratch = scratch
+        # which kernel is running its oracles right now: if the process dies or hangs, the pool reads
+        # this marker and the kernel at fault is labelled without bisecting the whole batch
+        self.marker = os.path.join(os.path.dirname(scratch), CURRENT_KERNEL_MARKER)
+
+    def _mark(self, key: str):
+        with open(self.marker, "w", encoding="utf-8") as f:
+            f.write(key)
 
     def run(self, kernels: list[dict], results: dict):
         loaded = self._load(kernels, results)
@@ -131,6 +140,7 @@ class _BatchContext:
                 return
             self._compile_and_check(survivors, wmodule, captured, results)
         finally:
+            self._mark("")
             unload_module(mod_name)
 
     def _load(self, kernels: list[dict], results: dict):
@@ -157,13 +167,10 @@ class _BatchContext:
     def _oracles(self, kernel, hints: dict | None) -> dict:
         if not self.oracles:
             return {"label": outcomes.OK}
-        from fuzzer.model import Param
         from fuzzer.oracles import run_oracles
 
-        if hints is not None:
-            hints = {**hints, "params": [Param(**p) for p in hints.get("params", [])]}
         report = run_oracles(kernel, oracles=self.oracles, hints=hints, seed=self.seed)
-        return {"label": report.label, "diagnostic": report.diagnostic, "details": report.details}
+        return {"label": report.label, "diagnostic": report.diagnostic, "details": report.details, "signature": report.signature}
 
     def _compile_and_check(self, kernels, wmodule, captured, results):
         try:
@@ -190,6 +197,7 @@ class _BatchContext:
             for kernel, ir in captured[kjob["key"]]:
                 name = kernel.get_mangled_name()
                 ir = {**ir, **extra.get(name, {})}
+                self._mark(kjob["key"])
                 report = self._oracles(kernel, kjob.get("hints"))
                 out.append(
                     {
@@ -198,6 +206,7 @@ class _BatchContext:
                         "instance": _instance_index(kernel),
                         "outcome": report["label"],
                         "diagnostic": report.get("diagnostic", ""),
+                        "signature": report.get("signature", ""),
                         "oracles": report.get("details", {}),
                         "ir": ir,
                         "options": _options(kernel),

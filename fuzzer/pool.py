@@ -4,7 +4,8 @@ Each worker is ``python -m fuzzer.worker`` with its own Warp kernel cache and sc
 Jobs and results travel as JSON lines over a private pipe (the worker moves its stdout aside, so
 clang, NVRTC or a kernel's printf cannot corrupt the channel). A worker that dies on a signal or
 exceeds its job's timeout is killed and replaced; its job comes back with status ``crashed`` or
-``timeout`` for the caller to retry or bisect. Workers are recycled after ``recycle_after`` jobs
+``timeout`` for the caller to retry or bisect; ``current`` names the kernel the worker was running
+(from a marker file the worker writes), so the kernel at fault is known without bisecting. Workers are recycled after ``recycle_after`` jobs
 so memory stays flat however long the campaign runs.
 """
 
@@ -45,6 +46,9 @@ class _Worker:
             env=env,
             start_new_session=True,  # a kill takes the worker's children (clang) with it
         )
+        from fuzzer.pipeline import CURRENT_KERNEL_MARKER
+
+        self._marker = os.path.join(self.home, CURRENT_KERNEL_MARKER)
         self.jobs_done = 0
         self.job: Job | None = None
         self.deadline = 0.0
@@ -65,6 +69,21 @@ class _Worker:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def current_kernel(self) -> str:
+        try:
+            with open(self._marker, encoding="utf-8") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+
+    def kernel_overdue(self, limit: float) -> bool:
+        """True when one kernel has been running its oracles for more than ``limit`` seconds."""
+        try:
+            st = os.stat(self._marker)
+        except OSError:
+            return False
+        return st.st_size > 0 and time.time() - st.st_mtime > limit
 
     def kill(self):
         if self.proc.poll() is None:
@@ -96,8 +115,9 @@ class _Worker:
 class LocalPool:
     """Runs jobs on ``workers`` local processes; the default executor."""
 
-    def __init__(self, workers: int = 2, recycle_after: int = 200):
+    def __init__(self, workers: int = 2, recycle_after: int = 200, kernel_timeout: float = 30.0):
         self.size = max(1, workers)
+        self.kernel_timeout = kernel_timeout
         self.recycle_after = recycle_after
         self._workers: list[_Worker] = []
         self._spawned = 0
@@ -163,16 +183,17 @@ class LocalPool:
                     else:  # EOF: the worker died
                         job = w.job
                         rc = w.proc.wait()
-                        tail = w.log_tail()
+                        tail, current = w.log_tail(), w.current_kernel()
                         self._release(w, sel, busy)
                         self._replace(w, idle)
-                        yield job, _crash_result(job, rc, tail)
+                        yield job, _crash_result(job, rc, tail) | {"current": current}
                 now = time.monotonic()
-                for w in [w for w in busy.values() if w.deadline < now]:
-                    job = w.job
+                for w in [w for w in busy.values() if w.deadline < now or w.kernel_overdue(self.kernel_timeout)]:
+                    job, current = w.job, w.current_kernel()
+                    limit = f"{self.kernel_timeout:.0f} s for one kernel" if current and w.deadline >= now else f"{job.timeout:.0f} s"
                     self._release(w, sel, busy)
                     self._replace(w, idle)
-                    yield job, {"id": job.id, "status": "timeout", "diagnostic": f"no result within {job.timeout:.0f} s"}
+                    yield job, {"id": job.id, "status": "timeout", "diagnostic": f"no result within {limit}", "current": current}
         finally:
             sel.close()
 

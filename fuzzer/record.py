@@ -25,7 +25,10 @@ REQUIRED = {
     "features": list,
     "ir": dict,
     "provenance": dict,
+    "cluster_id": str,
+    "split": str,
 }
+SPLITS = ("train", "validation", "test")
 
 
 def record_id(backend: str, normalized_hash: str, kernel_name: str) -> str:
@@ -60,6 +63,8 @@ def validate_record(rec) -> list[str]:
         problems.append("field 'normalized_hash' must be 64 hex digits")
     if rec["features"] != sorted(set(rec["features"])) or not all(isinstance(f, str) for f in rec["features"]):
         problems.append("field 'features' must be a sorted list of unique strings")
+    if rec["split"] not in SPLITS:
+        problems.append(f"field 'split' must be one of {', '.join(SPLITS)}")
     ir = rec["ir"]
     for f in IR_FIELDS[backend]:
         if not isinstance(ir.get(f), str):
