@@ -54,7 +54,7 @@ class Corpus:
     live: dict | None
     sizes: dict[str, list[int]]
     oracles: dict[str, dict[str, int]]
-    failure_signatures: dict[str, int]
+    failures: dict[str, dict]  # label -> {"records": n, "signatures": distinct signatures}
     ir_fields: dict[str, int]
     splits: dict[str, int]
     clusters: int | None
@@ -125,9 +125,11 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
             clusters.add(rec["cluster_id"])
         if sample is None:
             sample = _clip(rec)
-    signatures: dict[str, set] = {}
+    failure_records, signatures = Counter(), {}
     for failure in iter_records(corpus_dir, "failures"):
-        signatures.setdefault(failure.get("label", "unlabelled"), set()).add(failure.get("signature", ""))
+        label = failure.get("label", "unlabelled")
+        failure_records[label] += 1
+        signatures.setdefault(label, set()).update(filter(None, [failure.get("signature")]))
     totals = Counter(groups.values())
     missing = coverage["builtins_missing_by_group"]
     return Corpus(
@@ -139,7 +141,7 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
         live=_read_live_stats(corpus_dir / LIVE_STATS),
         sizes={f: v for f, v in sizes.items() if v},
         oracles={o: dict(sorted(c.items())) for o, c in sorted(oracles.items())},
-        failure_signatures={label: len(s) for label, s in sorted(signatures.items())},
+        failures={label: {"records": n, "signatures": len(signatures[label])} for label, n in sorted(failure_records.items())},
         ir_fields=dict(sorted(ir_fields.items())),
         splits={s: splits[s] for s in SPLIT_NAMES if s in splits} | {s: n for s, n in sorted(splits.items()) if s not in SPLIT_NAMES},
         clusters=len(clusters) if clusters else None,
@@ -311,7 +313,8 @@ def plot_builtin_coverage(corpora: list[Corpus], group_sizes: list[tuple[str, in
 
 def throughput_rows(corpora: list[Corpus], benchmark: dict | None) -> list[dict]:
     rows = [{"source": f"{c.name} (campaign, {c.backend})", "pairs_per_second": c.live["pairs_per_second"],
-             "bytes_per_second": c.live["bytes_per_second"]} for c in corpora if c.live]
+             "bytes_per_second": c.live["bytes_per_second"], "elapsed_seconds": c.live["elapsed_seconds"]}
+            for c in corpora if c.live]
     if benchmark:
         flat = _flatten(benchmark)
         for metric in ("pairs_per_second", "bytes_per_second"):
@@ -321,7 +324,7 @@ def throughput_rows(corpora: list[Corpus], benchmark: dict | None) -> list[dict]
                     source = f"{BENCHMARK_SCRIPT} ({label})" if label else BENCHMARK_SCRIPT
                     row = next((r for r in rows if r["source"] == source), None)
                     if row is None:
-                        row = {"source": source, "pairs_per_second": None, "bytes_per_second": None}
+                        row = {"source": source, "pairs_per_second": None, "bytes_per_second": None, "elapsed_seconds": None}
                         rows.append(row)
                     row[metric] = value
     return rows

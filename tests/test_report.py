@@ -22,6 +22,7 @@ from fuzzer import cli
 from fuzzer.errors import WarpfuzzError
 from fuzzer.report import BENCHMARK_SCRIPT, FIGURES, load_benchmark, prose_words, render_report
 from fuzzer.shards import iter_records
+from fuzzer.splits import SPLIT_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -150,9 +151,28 @@ def test_extraction_rate_and_failures_come_from_the_extracted_corpus(report, cor
     row = row_for(table_with(text, "kernel instances", "extraction rate"), "corpus", extracted.name)
     assert (int(row["kernel instances"]), int(row["compiled"]), int(row["records"])) == (2, 1, 1)
     assert float(row["extraction rate"]) == stats["records"] / 2
-    failure_labels = Counter(f["label"] for f in iter_records(extracted, "failures"))
+    stream = list(iter_records(extracted, "failures"))
     failures = [r for r in table_with(text, "failure label", "distinct signatures") if r["corpus"] == extracted.name]
-    assert {r["failure label"]: int(r["failure records"]) for r in failures} == dict(failure_labels)
+    assert {r["failure label"]: int(r["failure records"]) for r in failures} == Counter(f["label"] for f in stream)
+    assert sum(int(r["failure records"]) for r in failures) == stats["failure_records"] == 1
+    for r in failures:
+        assert int(r["distinct signatures"]) == len({f.get("signature") for f in stream if f["label"] == r["failure label"]} - {None, ""})
+
+
+def test_splits_and_clusters_are_reported_when_records_carry_them(report, corpora):
+    expected = {}
+    for corpus_dir in corpora:
+        records = list(iter_records(corpus_dir))
+        if any("split" in r or "cluster_id" in r for r in records):
+            splits = Counter(r["split"] for r in records if "split" in r)
+            expected[corpus_dir.name] = ({"clusters": len({r["cluster_id"] for r in records if "cluster_id" in r})}
+                                         | {name: splits[name] for name in SPLIT_NAMES})
+    text = report.read_text()
+    if not expected:
+        assert not [t for t in tables(text) if t and "near-duplicate clusters" in t[0]]
+        return
+    rows = table_with(text, "near-duplicate clusters", *SPLIT_NAMES)
+    assert {r["corpus"]: {"clusters": int(r["near-duplicate clusters"])} | {n: int(r[n]) for n in SPLIT_NAMES} for r in rows} == expected
 
 
 def test_oracle_table_counts_record_verdicts(report, corpora):
@@ -173,6 +193,7 @@ def test_throughput_comes_from_stats_json_and_the_benchmark(report, corpora):
     campaign = row_for(rows, "source", f"{generated.name} (campaign, cpu)")
     assert float(campaign["pairs/s"]) == live["pairs_per_second"]
     assert float(campaign["bytes/s"]) == live["bytes_per_second"]
+    assert float(campaign["elapsed s"]) == live["elapsed_seconds"]
     bench = row_for(rows, "source", BENCHMARK_SCRIPT)
     assert (float(bench["pairs/s"]), float(bench["bytes/s"])) == (BENCHMARK["pairs_per_second"], BENCHMARK["bytes_per_second"])
 
