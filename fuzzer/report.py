@@ -35,8 +35,9 @@ TEMPLATE = "chief_scientist_report.md.j2"
 FIGURES = "figures"
 LIVE_STATS = "stats.json"
 BENCHMARK_SCRIPT = "benchmarks/throughput.py"
-SIZE_FIELDS = ("python_source", *IR_FIELDS["cuda"])
+SIZE_FIELDS = ("python_source", *IR_FIELDS["cuda"])  # first in tables and figures; other IR fields follow
 SAMPLE_TEXT_CHARS = 60
+SAMPLE_LIST_ITEMS = 6
 FIGURE_DPI = 100
 _RESULT_LINE = re.compile(r"^RESULT\b:?\s*(.*)$")
 _WORD = re.compile(r"\w")
@@ -74,8 +75,8 @@ def _clip(value):
         return value[:SAMPLE_TEXT_CHARS] + f"... [{len(value)} chars]"
     if isinstance(value, dict):
         return {k: _clip(v) for k, v in value.items()}
-    if isinstance(value, list) and len(value) > 6:
-        return value[:6] + [f"... [{len(value)} items]"]
+    if isinstance(value, list) and len(value) > SAMPLE_LIST_ITEMS:
+        return value[:SAMPLE_LIST_ITEMS] + [f"... [{len(value)} items]"]
     return value
 
 
@@ -99,7 +100,7 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
         raise WarpfuzzError(f"{corpus_dir}: no {MANIFEST}; not a warpfuzz corpus")
     stats = corpus_stats(corpus_dir)
     coverage = coverage_report(corpus_dir)
-    sizes = {f: [] for f in SIZE_FIELDS}
+    sizes: dict[str, list[int]] = {"python_source": []}
     oracles: dict[str, Counter] = {}
     ir_fields, splits, clusters = Counter(), Counter(), set()
     source_files: dict[str, set] = {}
@@ -112,8 +113,7 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
         for name, text in rec["ir"].items():
             if isinstance(text, str) and text:
                 ir_fields[name] += 1
-                if name in sizes:
-                    sizes[name].append(len(text.encode()))
+                sizes.setdefault(name, []).append(len(text.encode()))
         for oracle, result in rec["provenance"].get("oracles", {}).items():
             oracles.setdefault(oracle, Counter())[result["status"]] += 1
         source = rec["provenance"].get("source")
@@ -139,7 +139,7 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
         coverage=coverage,
         counters=manifest.get("state", {}).get("counters", {}),
         live=_read_live_stats(corpus_dir / LIVE_STATS),
-        sizes={f: v for f, v in sizes.items() if v},
+        sizes={f: sizes[f] for f in ordered_fields(sizes) if sizes[f]},
         oracles={o: dict(sorted(c.items())) for o, c in sorted(oracles.items())},
         failures={label: {"records": n, "signatures": len(signatures[label])} for label, n in sorted(failure_records.items())},
         ir_fields=dict(sorted(ir_fields.items())),
@@ -150,6 +150,10 @@ def summarize_corpus(corpus_dir: Path, groups: dict[str, str]) -> Corpus:
         source_files={origin: len(paths) for origin, paths in sorted(source_files.items())},
         covered_by_group={g: totals[g] - len(missing.get(g, [])) for g in sorted(totals)},
     )
+
+
+def ordered_fields(names) -> list[str]:
+    return [f for f in SIZE_FIELDS if f in names] + sorted(set(names) - set(SIZE_FIELDS))
 
 
 def size_rows(corpus: Corpus) -> list[dict]:
@@ -167,7 +171,10 @@ def size_rows(corpus: Corpus) -> list[dict]:
 def load_benchmark(path: Path) -> dict:
     """The figures of a ``benchmarks/throughput.py`` run: a JSON object, or text whose ``RESULT``
     lines hold a JSON object or ``key=value`` pairs (later lines add to earlier ones)."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WarpfuzzError(f"{path}: cannot read the benchmark figures ({exc.strerror})") from None
     try:
         data = json.loads(text)
     except ValueError:
@@ -175,13 +182,16 @@ def load_benchmark(path: Path) -> dict:
     if isinstance(data, dict):
         return data
     result: dict = {}
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), 1):
         m = _RESULT_LINE.match(line.strip())
         if not m:
             continue
         body = m.group(1).strip()
         if body.startswith("{"):
-            result.update(json.loads(body))
+            try:
+                result.update(json.loads(body))
+            except ValueError as exc:
+                raise WarpfuzzError(f"{path}:{lineno}: RESULT line is not a JSON object ({exc.msg})") from None
             continue
         for token in body.split():
             key, sep, value = token.partition("=")
@@ -217,6 +227,10 @@ def prose_words(markdown: str) -> int:
     text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
     lines = [line for line in text.splitlines() if not line.lstrip().startswith(("|", "!["))]
     return sum(1 for token in " ".join(lines).split() if _WORD.search(token))
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 def human_bytes(n: float) -> str:
@@ -279,7 +293,7 @@ def plot_ir_sizes(corpora: list[Corpus], path: Path) -> str:
     backends = _by_backend(corpora)
     fig, axes = plt.subplots(1, len(backends), figsize=(4.5 * len(backends), 3.5), squeeze=False)
     for ax, (backend, members) in zip(axes[0], backends.items()):
-        fields = [f for f in SIZE_FIELDS if any(f in c.sizes for c in members)]
+        fields = ordered_fields({f for c in members for f in c.sizes})
         data = [[v / 1e3 for c in members for v in c.sizes.get(f, [])] for f in fields]
         ax.boxplot(data, tick_labels=fields, showfliers=True)
         ax.set_yscale("log")
@@ -388,6 +402,8 @@ def render_report(corpus_dirs: list[Path], out_dir: Path, *, benchmark: dict | N
         builtins_total=len(groups),
         group_sizes=group_sizes,
         builtins_covered_union=len(groups) - len(missing_everywhere),
+        grammars_used=sorted({g for c in generated for g in c.stats["grammars"]}),
+        kernel_types_used=sorted({k for c in generated for k in c.stats["kernel_types"]}),
         warp_versions=sorted({c.stats["settings"].get("warp_version", "") for c in corpora} - {""}),
         toolchain=toolchain_versions(),
         figures=figures,
@@ -399,6 +415,7 @@ def render_report(corpus_dirs: list[Path], out_dir: Path, *, benchmark: dict | N
         sample_json=lambda c: json.dumps(c.sample, sort_keys=True, indent=1, ensure_ascii=False),
         splits=[(name, buckets * 100 // sum(b for _, b in SPLITS)) for name, buckets in SPLITS],
         human_bytes=human_bytes,
+        plural=plural,
     )
     path = out_dir / REPORT
     atomic_write(path, text.rstrip().encode("utf-8") + b"\n")

@@ -240,6 +240,10 @@ def test_load_benchmark_reads_json_and_result_lines(tmp_path):
     empty.write_text("no figures here\n")
     with pytest.raises(WarpfuzzError, match="no benchmark figures"):
         load_benchmark(empty)
+    broken = tmp_path / "broken.txt"
+    broken.write_text("RESULT {\"pairs_per_second\": \n")
+    with pytest.raises(WarpfuzzError, match=r"broken.txt:1: RESULT line is not a JSON object"):
+        load_benchmark(broken)
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, corpora):
