@@ -65,6 +65,8 @@ def check_output_dir(out: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise WarpfuzzError(f"output directory {str(out)!r} is not empty and has no {MANIFEST}: refusing to write into it")
     probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not probe.is_dir():
+        raise WarpfuzzError(f"output directory {str(out)!r} cannot be created: {str(probe)!r} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise WarpfuzzError(f"output directory {str(out)!r} is not writable")
 
@@ -79,7 +81,34 @@ def read_manifest(out: Path) -> dict | None:
         raise WarpfuzzError(f"{path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise WarpfuzzError(f"{path}: not a warpfuzz manifest")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise WarpfuzzError(f"{path}: corrupt manifest: {problem}")
     return manifest
+
+
+_SHARD_FIELDS = {"name": str, "records": int, "bytes": int, "sha256": str}
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What makes a manifest with the right ``format`` unusable, or None."""
+    for key in ("settings", "state", "streams"):
+        if not isinstance(manifest.get(key), dict):
+            return f"field {key!r} must be an object"
+    for stream in STREAMS:
+        shards = manifest["streams"].get(stream)
+        if not isinstance(shards, list):
+            return f"field 'streams.{stream}' must be a list of shards"
+        for i, shard in enumerate(shards):
+            where = f"streams.{stream}[{i}]"
+            if not isinstance(shard, dict):
+                return f"field {where!r} must be an object"
+            for key, typ in _SHARD_FIELDS.items():
+                if not isinstance(shard.get(key), typ) or isinstance(shard.get(key), bool):
+                    return f"field '{where}.{key}' must be {'a string' if typ is str else 'an integer'}"
+            if shard["name"] != os.path.basename(shard["name"]) or shard["name"].startswith("."):
+                return f"field '{where}.name' must be a plain file name, not {shard['name']!r}"
+    return None
 
 
 class CorpusWriter:
@@ -88,7 +117,10 @@ class CorpusWriter:
     def __init__(self, out: Path, settings: dict):
         self.out = Path(out)
         check_output_dir(self.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. a read-only or virtual file system, where access() says yes
+            raise WarpfuzzError(f"output directory {str(self.out)!r} cannot be created: {exc.strerror}") from None
         existing = read_manifest(self.out)
         if existing is not None and existing.get("settings") != settings:
             changed = sorted(k for k in set(settings) | set(existing.get("settings", {})) if settings.get(k) != existing["settings"].get(k))
@@ -159,9 +191,15 @@ def iter_records(out: Path, stream: str = "records", *, verify: bool = False) ->
         path = out / stream / shard["name"]
         if not path.exists():
             raise WarpfuzzError(f"{path}: shard listed in the manifest is missing")
+        if path.stat().st_size != shard["bytes"]:
+            raise WarpfuzzError(f"{path}: size {path.stat().st_size} bytes, manifest says {shard['bytes']} "
+                                f"(truncated or appended); run `warpfuzz validate {out}`")
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                yield json.loads(line)
+            for lineno, line in enumerate(f, 1):
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise WarpfuzzError(f"{path}:{lineno}: corrupt record ({exc}); run `warpfuzz validate {out}`") from None
 
 
 @dataclass
@@ -215,6 +253,8 @@ def validate_corpus(out: Path) -> tuple[int, list[Problem]]:
                             problems.append(Problem(f"{path}:{lineno}", f"duplicate record id {rec.get('id')}"))
                         seen_ids.add(rec.get("id"))
                 count += 1
-            if len(lines) != shard["records"] and not any(p.where.startswith(str(path)) for p in problems):
+            if len(lines) < shard["records"]:
+                problems.append(Problem(f"{path}:{len(lines) + 1}", f"shard ends after {len(lines)} records, manifest says {shard['records']} (truncated shard)"))
+            elif len(lines) != shard["records"] and not any(p.where.startswith(str(path)) for p in problems):
                 problems.append(Problem(str(path), f"{len(lines)} records, manifest says {shard['records']}"))
     return count, problems

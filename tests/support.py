@@ -1,0 +1,74 @@
+"""Helpers the tests share: the real ``warpfuzz`` CLI in a subprocess, and corpus readers.
+
+Every subprocess gets its own ``TMPDIR`` under pytest's temp root, so worker homes, Warp kernel
+caches and precompiled headers land there and nothing is written elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# the campaign each backend's fixture corpus is made with (a CUDA kernel costs ~3x a CPU one)
+CAMPAIGNS = {
+    "cpu": ("--count", "20", "--round-size", "10", "--seed", "3"),
+    "cuda": ("--count", "10", "--round-size", "10", "--seed", "3", "--oracles", "none"),
+}
+CAMPAIGN_TIMEOUT = 300
+
+
+class Warpfuzz:
+    """Runs ``python -m fuzzer ...`` from the repository with a private TMPDIR."""
+
+    def __init__(self, tmpdir: Path):
+        self.tmpdir = tmpdir
+        tmpdir.mkdir(parents=True, exist_ok=True)
+
+    def env(self, pythonpath: tuple[Path, ...] = ()) -> dict:
+        env = dict(os.environ, TMPDIR=str(self.tmpdir), PYTHONUNBUFFERED="1")
+        if pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), *filter(None, [os.environ.get("PYTHONPATH")])])
+        return env
+
+    def argv(self, *args) -> list[str]:
+        return [sys.executable, "-m", "fuzzer", *map(str, args)]
+
+    def run(self, *args, pythonpath: tuple[Path, ...] = (), timeout: float = CAMPAIGN_TIMEOUT) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), cwd=REPO, env=self.env(pythonpath), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        """A campaign in its own process group, so a test can kill it and everything it started."""
+        return subprocess.Popen(self.argv(*args), cwd=REPO, env=self.env(), start_new_session=True, **kwargs)
+
+    def campaign(self, backend: str, out: Path, *extra, workers: int = 2) -> subprocess.CompletedProcess:
+        result = self.run("campaign", "--backend", backend, "--out", out, *CAMPAIGNS[backend], "--workers", workers, *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+
+def shard_bytes(corpus: Path, stream: str = "records") -> bytes:
+    """Every committed shard of a stream, concatenated in manifest order."""
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    return b"".join((corpus / stream / s["name"]).read_bytes() for s in manifest["streams"][stream])
+
+
+def records_of(corpus: Path) -> list[dict]:
+    return [json.loads(line) for line in shard_bytes(corpus).decode().splitlines()]
+
+
+def copy_corpus(corpus: Path, dest: Path) -> Path:
+    shutil.copytree(corpus, dest)
+    return dest
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root``: its bytes and modification time, to prove nothing changed."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
