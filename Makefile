@@ -16,6 +16,11 @@ $(BIN)/warpfuzz: pyproject.toml
 
 venv: $(BIN)/warpfuzz
 
+# the ray extra, so that CI runs the --executor ray test too (it skips without it)
+$(VENV)/ray-extra: $(BIN)/warpfuzz
+	$(BIN)/pip install -q -e '.[ray]'
+	touch $@
+
 dataset: venv
 	$(BIN)/warpfuzz campaign --backend cpu --out corpus/cpu --size $(SIZE) --seed $(SEED) --workers $(WORKERS)
 	$(BIN)/warpfuzz campaign --backend cuda --out corpus/cuda --size $(SIZE) --seed $(SEED) --workers $(WORKERS)
@@ -23,7 +28,7 @@ dataset: venv
 	$(BIN)/warpfuzz stats corpus/cpu
 	$(BIN)/warpfuzz stats corpus/cuda
 
-test: venv
+test: venv $(VENV)/ray-extra
 	$(BIN)/python -m pytest -q tests
 
 sample: venv
