@@ -49,17 +49,16 @@ def _assigned_names(target) -> list[str]:
 class _LocalCollector(cst.CSTVisitor):
     """Collects, in order of first appearance, the names a function body binds."""
 
-    def __init__(self, params: set[str], declared_global: set[str]):
-        self.params = params
-        self.declared_global = declared_global
-        self.order: list[str] = []
+    def __init__(self):
         self.bound: set[str] = set()
+        self.declared_global: set[str] = set()
         self.seen: list[str] = []
 
     def _bind(self, names):
-        for n in names:
-            if n not in self.params and n not in self.declared_global and n not in self.bound:
-                self.bound.add(n)
+        self.bound.update(names)
+
+    def visit_Global(self, node):
+        self.declared_global.update(n.name.value for n in node.names)
 
     def visit_AssignTarget(self, node):
         self._bind(_assigned_names(node.target))
@@ -110,21 +109,60 @@ class RenameLocals(cst.CSTTransformer):
     DESCRIPTION = "Alpha-rename each function's locals to v0, v1, ... in order of first appearance."
 
     def leave_FunctionDef(self, original_node, updated_node):
-        params = {p.name.value for p in _all_params(updated_node.params)}
-        declared = set()
-        for node in _walk_globals(updated_node.body):
-            declared.update(node)
-        collector = _LocalCollector(params, declared)
-        updated_node.body.visit(collector)
-        order = []
-        for name in collector.seen:
-            if name in collector.bound and name not in order:
-                order.append(name)
-        mapping = {name: f"v{i}" for i, name in enumerate(order)}
-        taken = params | declared | set(collector.seen)
-        if any(new in taken and new not in mapping for new in mapping.values()):
-            mapping = {name: f"v{i}_" for i, name in enumerate(order)}  # avoid capturing a free name
+        mapping = local_names(updated_node)
         return updated_node.with_changes(body=updated_node.body.visit(_RenameNames(mapping)))
+
+
+def local_names(node: cst.FunctionDef) -> dict[str, str]:
+    """The function's locals → ``v0, v1, ...`` in order of first appearance (``v0_, ...`` where a
+    plain ``vN`` would capture a name the function uses freely)."""
+    params = {p.name.value for p in _all_params(node.params)}
+    collector = _LocalCollector()
+    node.body.visit(collector)
+    declared = collector.declared_global
+    bound = collector.bound - params - declared
+    order = list(dict.fromkeys(n for n in collector.seen if n in bound))
+    mapping = {name: f"v{i}" for i, name in enumerate(order)}
+    taken = params | declared | set(collector.seen)
+    if any(new in taken and new not in mapping for new in mapping.values()):
+        mapping = {name: f"v{i}_" for i, name in enumerate(order)}  # avoid capturing a free name
+    return mapping
+
+
+class CanonicalNames(cst.CSTTransformer):
+    """StripComments, RenameLocals and RenameDefinitions in one traversal (the same result as
+    applying them in that order, at a third of the cost: libcst's tree walk dominates).
+
+    A name in a function body is first mapped by its function's locals, then by the module's
+    definitions, as the three passes in sequence would."""
+
+    def __init__(self, definitions: dict[str, str]):
+        self.definitions = definitions
+        self.scopes: list[dict[str, str]] = []
+
+    def leave_Comment(self, original_node, updated_node):
+        return cst.RemovalSentinel.REMOVE
+
+    leave_SimpleStatementLine = StripComments.leave_SimpleStatementLine
+
+    def visit_FunctionDef_body(self, node):
+        self.scopes.append(local_names(node))
+
+    def leave_FunctionDef_body(self, node):
+        self.scopes.pop()
+
+    def leave_Name(self, original_node, updated_node):
+        name = updated_node.value
+        for scope in reversed(self.scopes):  # innermost function first, then the ones around it
+            name = scope.get(name, name)
+        name = self.definitions.get(name, name)
+        return updated_node if name == updated_node.value else updated_node.with_changes(value=name)
+
+    def leave_Attribute(self, original_node, updated_node):
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node, updated_node):
+        return updated_node.with_changes(keyword=original_node.keyword)
 
 
 def _all_params(params: cst.Parameters):
@@ -134,19 +172,6 @@ def _all_params(params: cst.Parameters):
     if params.star_kwarg:
         out.append(params.star_kwarg)
     return out
-
-
-def _walk_globals(body):
-    class V(cst.CSTVisitor):
-        names: list = []
-
-        def visit_Global(self, node):
-            self.names.append([n.name.value for n in node.names])
-
-    v = V()
-    v.names = []
-    body.visit(v)
-    return v.names
 
 
 def _decorator_text(dec: cst.Decorator) -> str:
@@ -235,10 +260,8 @@ def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "ker
     """Normalize ``source``. With ``suffix_names`` each definition's final name gets the first 8 hex
     digits of the hash, so kernels from different records never collide when compiled together."""
     module = cst.parse_module(source)
-    module = module.visit(StripComments())
-    module = module.visit(RenameLocals())
     placeholders = RenameDefinitions.plan(module, kernel_name)
-    placeholder_code = canonical_layout(module.visit(RenameDefinitions(placeholders)).code)
+    placeholder_code = canonical_layout(module.visit(CanonicalNames(placeholders)).code)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders)
