@@ -158,8 +158,9 @@ def extract_in_worker(path: str, backend_name: str, scratch: str) -> dict:
     spec.loader.exec_module(pymod)
     text = Path(path).read_text(encoding="utf-8")
     slicer = SourceSlicer(text)
-    wmodule = ctx.user_modules.get(module_name)
-    kernels = list(wmodule.kernels.values()) if wmodule else []
+    # a kernel declared with @wp.kernel(module=...) lives in a Warp module of another name: take
+    # every kernel whose function this file defines, whatever its module
+    kernels = [k for m in list(ctx.user_modules.values()) for k in m.kernels.values() if k.func.__module__ == module_name]
     results, skipped = [], 0
     per_def: dict[str, int] = {}
     instances = []
@@ -171,6 +172,7 @@ def extract_in_worker(path: str, backend_name: str, scratch: str) -> dict:
             instances.append(inst)
             per_def[kernel.func.__qualname__] = per_def.get(kernel.func.__qualname__, 0) + 1
     for position, kernel in enumerate(instances):
+        wmodule = kernel.module
         name = kernel.key
         try:
             source = slicer.slice(kernel.func)
