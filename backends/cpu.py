@@ -1,8 +1,15 @@
-"""The ``cpu`` backend: Warp's C++ for the CPU, compiled natively by Warp's bundled clang."""
+"""The ``cpu`` backend: Warp's C++ for the CPU, compiled natively by Warp's bundled clang.
+
+IR levels: ``cpp`` (``ir.forward``/``backward``/``support``, always) and ``llvm`` (``ir.llvm``,
+the optimized LLVM IR clang makes of the kernel; see ``backends.ir_levels``).
+"""
 
 from __future__ import annotations
 
-from backends import warp_ir
+import os
+import tempfile
+
+from backends import ir_levels, warp_ir
 from fuzzer.backend import Backend, NativeCompileError
 
 
@@ -11,6 +18,8 @@ class CpuBackend(Backend):
     device = "cpu"
     ir_fields = ("forward", "backward", "support")
     description = "C++ (forward + adjoint) for the CPU, compiled with Warp's bundled clang"
+    levels = ("cpp", "llvm")
+    base_levels = chosen_levels = ("cpp",)
 
     def capture(self, wmodule, kernel) -> dict:
         ir = warp_ir.kernel_ir(wmodule, kernel, "cpu")
@@ -19,6 +28,15 @@ class CpuBackend(Backend):
     def compile(self, wmodule, workdir: str) -> dict:
         """Build and load the module for the CPU device (so the oracles can launch it)."""
         load_for_cpu(wmodule)
+        if "llvm" not in self.chosen_levels:
+            return {}
+        return {name: {"llvm": text} for name, text in ir_levels.cpu_llvm_ir(wmodule).items()}
+
+    def compile_alone(self, wmodule, kernel, workdir: str) -> dict:
+        if "llvm" in self.chosen_levels:
+            return {"llvm": ir_levels.kernel_llvm_alone(wmodule, kernel, workdir)}
+        with tempfile.TemporaryDirectory(prefix="cpu-", dir=workdir) as out:
+            warp_ir.build_kernel_alone(wmodule, kernel, "cpu", os.path.join(out, "kernel.o"))
         return {}
 
 

@@ -1,13 +1,15 @@
-"""The ``cuda`` backend: Warp's CUDA C++ and the PTX NVRTC makes of it. Needs no GPU."""
+"""The ``cuda`` backend: Warp's CUDA C++ and what NVRTC makes of it. Needs no GPU.
+
+IR levels: ``cuda`` (``ir.forward``/``backward``/``support``, the CUDA C++) and ``ptx``
+(``ir.ptx``, for the primary arch) always; ``sass`` (``ir.sass``, for the primary arch) on
+request. Archs (``--arch``, default sm_90): the first is the primary; with any other list every
+record also carries ``ir.ptx_by_arch``, the kernel's PTX for each arch.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
-from backends import warp_ir
-from fuzzer.backend import Backend, NativeCompileError
+from backends import ir_levels, warp_ir
+from fuzzer.backend import Backend
 
 DEFAULT_ARCH = 90
 
@@ -17,45 +19,43 @@ class CudaBackend(Backend):
     device = "cuda"
     ir_fields = ("forward", "backward", "support", "ptx")
     description = f"CUDA C++ (forward + adjoint) and PTX for sm_{DEFAULT_ARCH} via NVRTC"
+    levels = ("cuda", "ptx", "sass")
+    base_levels = chosen_levels = ("cuda", "ptx")
+    default_archs = archs = (DEFAULT_ARCH,)
 
-    def __init__(self, arch: int = DEFAULT_ARCH):
-        self.arch = arch
+    def check(self) -> None:
+        if self.archs != self.default_archs:
+            ir_levels.check_archs(self.archs)
+        if "sass" in self.chosen_levels:
+            ir_levels.require_sass_tools()
 
     def capture(self, wmodule, kernel) -> dict:
-        ir = warp_ir.kernel_ir(wmodule, kernel, "cuda", self.arch)
+        ir = warp_ir.kernel_ir(wmodule, kernel, "cuda", self.archs[0])
         return {"forward": ir["forward"], "backward": ir["backward"], "support": ir["support"]}
 
     def compile(self, wmodule, workdir: str) -> dict:
-        """Compile the module to PTX; return each kernel's PTX entries (forward, backward) by kernel name."""
+        """Compile the module to PTX (and SASS if chosen); return each kernel's extra IR by kernel name."""
+        module_ptx = ir_levels.ptx_for_archs(wmodule, self.archs)
+        sass = ir_levels.sass_for_arch(wmodule, self.archs[0]) if "sass" in self.chosen_levels else None
+        return {kernel.get_mangled_name(): self._fields(kernel, module_ptx, sass) for kernel in warp_ir.kernel_instances(wmodule)}
+
+    def compile_alone(self, wmodule, kernel, workdir: str) -> dict:
+        module_ptx = ir_levels.ptx_alone(wmodule, kernel, workdir, self.archs)
+        sass = ir_levels.sass_alone(wmodule, kernel, workdir, self.archs[0]) if "sass" in self.chosen_levels else None
+        return self._fields(kernel, module_ptx, sass)
+
+    def _fields(self, kernel, module_ptx: dict[int, str], sass: dict[str, str] | None) -> dict:
+        """One kernel's ``ptx`` (primary arch), ``ptx_by_arch`` (non-default archs) and ``sass``."""
         import warp._src.codegen as cg
 
-        entries = warp_ir.split_ptx(compile_ptx(wmodule, workdir, self.arch))
-        out = {}
-        for kernel in warp_ir.kernel_instances(wmodule):
-            names = (cg.cuda_kernel_forward_name(kernel), cg.cuda_kernel_backward_name(kernel))
-            out[kernel.get_mangled_name()] = {"ptx": "\n".join(entries[n] for n in names if n in entries)}
+        primary = warp_ir.split_ptx(module_ptx[self.archs[0]])
+        entries = [n for n in (cg.cuda_kernel_forward_name(kernel), cg.cuda_kernel_backward_name(kernel)) if n in primary]
+        out = {"ptx": "\n".join(primary[n] for n in entries)}
+        if self.archs != self.default_archs:
+            out["ptx_by_arch"] = ir_levels.kernel_ptx_by_arch(module_ptx, entries)
+        if sass is not None:
+            out["sass"] = ir_levels.kernel_sass(sass, entries)
         return out
-
-
-def compile_ptx(wmodule, workdir: str, arch: int) -> str:
-    import warp as wp
-
-    warp_ir.prepare_module(wmodule, "cuda")
-    out = tempfile.mkdtemp(prefix="ptx-", dir=workdir)
-    try:
-        with warp_ir.CaptureStderr() as cap:
-            try:
-                wp.compile_aot_module(wmodule, arch=arch, module_dir=out, use_ptx=True)
-                error = None
-            except Exception as exc:
-                error = exc
-        if error is not None:
-            raise NativeCompileError(warp_ir.native_diagnostics(cap.text, error))
-        ptx_files = sorted(f for f in os.listdir(out) if f.endswith(".ptx"))
-        with open(os.path.join(out, ptx_files[0]), encoding="utf-8") as f:
-            return f.read()
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
 
 
 BACKEND = CudaBackend()

@@ -85,7 +85,12 @@ def cpu_llvm_ir(wmodule) -> dict[str, str]:
         dump = _compile_aot(module, out, device="cpu")
         names = [k.get_mangled_name() for k in warp_ir.kernel_instances(module)]
     functions = split_llvm_module(dump)
-    return {name: llvm_for_entries(functions, [f"{name}_cpu_forward", f"{name}_cpu_backward"]) for name in names}
+    return {name: kernel_llvm(functions, name) for name in names}
+
+
+def kernel_llvm(functions: dict[str, str], name: str) -> str:
+    """The LLVM IR of the kernel whose native name is ``name`` (the record's ``ir.llvm``)."""
+    return llvm_for_entries(functions, [f"{name}_cpu_forward", f"{name}_cpu_backward"])
 
 
 def split_llvm_module(dump: str) -> dict[str, str]:
@@ -124,8 +129,7 @@ def llvm_for_entries(functions: dict[str, str], entries: list[str]) -> str:
 
 
 def supported_archs() -> list[int]:
-    import warp as wp
-
+    wp = warp_ir.init_warp()  # the coordinator checks --arch before any worker has started Warp
     return sorted(wp._src.context.runtime.nvrtc_supported_archs)
 
 
@@ -182,15 +186,25 @@ def _executable(path: Path) -> str | None:
 
 def sass_for_arch(wmodule, arch: int) -> dict[str, str]:
     """The module's SASS for ``arch`` by CUDA function name (one CUBIN compile)."""
-    cuobjdump, reason = sass_tools()
-    if cuobjdump is None:
-        raise WarpfuzzError(reason)
+    cuobjdump = require_sass_tools()
     (arch,) = check_archs([arch])
     with _scratch_compile(wmodule, "cuda") as (module, out):
         _compile_aot(module, out, arch=arch, use_ptx=False)
-        cubin = _only_file(out, f".sm{arch}.cubin")
-        env = dict(os.environ, PATH=os.pathsep.join([str(Path(cuobjdump).parent), os.environ.get("PATH", "")]))
-        proc = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True, env=env, check=False)
+        return disassemble(cuobjdump, _only_file(out, f".sm{arch}.cubin"))
+
+
+def require_sass_tools() -> str:
+    """The cuobjdump path; WarpfuzzError saying how to install the tools when they are missing."""
+    cuobjdump, reason = sass_tools()
+    if cuobjdump is None:
+        raise WarpfuzzError(reason)
+    return cuobjdump
+
+
+def disassemble(cuobjdump: str, cubin: Path) -> dict[str, str]:
+    """``cuobjdump -sass`` of a CUBIN, split into functions."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(cuobjdump).parent), os.environ.get("PATH", "")]))
+    proc = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise NativeCompileError(proc.stderr.strip() or f"cuobjdump exited with {proc.returncode}")
     return split_sass(proc.stdout)
@@ -220,3 +234,36 @@ def _only_file(directory: str, suffix: str) -> Path:
     if len(found) != 1:
         raise NativeCompileError(f"expected one *{suffix} in the AOT output, found {len(found)}")
     return found[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# One kernel built on its own (``warpfuzz extract``: a file's kernels cannot be rebuilt as a batch)
+
+
+def kernel_llvm_alone(wmodule, kernel, workdir: str) -> str:
+    """Compile ``kernel`` alone for the CPU and return its LLVM IR (one clang run does both)."""
+    with tempfile.TemporaryDirectory(prefix="ir-cpu-", dir=workdir) as out:
+        dump = warp_ir.build_kernel_alone(wmodule, kernel, "cpu", os.path.join(out, "kernel.o"), cpu_flags=LLVM_PRINT_FLAGS)
+    return kernel_llvm(split_llvm_module(dump), kernel.get_mangled_name())
+
+
+def ptx_alone(wmodule, kernel, workdir: str, archs) -> dict[int, str]:
+    """The PTX of ``kernel`` built alone, for each arch."""
+    archs = check_archs(archs)
+    with tempfile.TemporaryDirectory(prefix="ir-ptx-", dir=workdir) as out:
+        result = {}
+        for arch in archs:
+            path = os.path.join(out, f"kernel.sm{arch}.ptx")
+            warp_ir.build_kernel_alone(wmodule, kernel, "cuda", path, arch)
+            result[arch] = Path(path).read_text(encoding="utf-8")
+        return result
+
+
+def sass_alone(wmodule, kernel, workdir: str, arch: int) -> dict[str, str]:
+    """The SASS of ``kernel`` built alone for ``arch``, by CUDA function name."""
+    cuobjdump = require_sass_tools()
+    (arch,) = check_archs([arch])
+    with tempfile.TemporaryDirectory(prefix="ir-sass-", dir=workdir) as out:
+        path = os.path.join(out, f"kernel.sm{arch}.cubin")
+        warp_ir.build_kernel_alone(wmodule, kernel, "cuda", path, arch)
+        return disassemble(cuobjdump, Path(path))

@@ -43,7 +43,7 @@ def init_warp(cache_dir: str | None = None):
     import warp as wp
 
     if not _warp_ready:
-        wp.config.quiet = True
+        wp.config.log_level = wp.LOG_WARNING  # Warp 1.19 has no config.quiet: no banner, no load timings
         wp.config.kernel_cache_dir = cache_dir or tempfile.mkdtemp(prefix="warpfuzz-cache-")
         wp.config.enable_cpu_blocks = False
         wp.init()
@@ -266,9 +266,11 @@ def normalize_ptx(entry: str) -> str:
 # Compiling one kernel on its own (used where a file's kernels cannot be rebuilt as a batch module)
 
 
-def compile_kernel_alone(wmodule, kernel, device: str, workdir: str, arch: int = 90) -> str:
+def build_kernel_alone(wmodule, kernel, device: str, out_path: str, arch: int = 90, cpu_flags: str = "") -> str:
     """Natively compile the translation unit of ``kernel`` alone (what Warp would build for a module
-    holding only this kernel). Returns PTX text for cuda, "" for cpu; raises NativeCompileError."""
+    holding only this kernel) into ``out_path``: an object file for cpu (``cpu_flags`` added to
+    clang's), PTX or CUBIN for cuda (by its suffix). Returns what the compiler printed on native
+    stderr; raises NativeCompileError."""
     import warp as wp
     import warp._src.build as build
     from warp._src.context import ModuleBuilder, ModuleHasher
@@ -277,17 +279,16 @@ def compile_kernel_alone(wmodule, kernel, device: str, workdir: str, arch: int =
 
     opts = prepare_module(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
     source = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device).codegen(device)
-    fd, src_path = tempfile.mkstemp(suffix=".cpp" if device == "cpu" else ".cu", dir=workdir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    src_path = out_path + (".cpp" if device == "cpu" else ".cu")
+    with open(src_path, "w", encoding="utf-8") as f:
         f.write(source)
-    out_path = src_path + (".o" if device == "cpu" else ".ptx")
     runtime = wp._src.context.runtime
     try:
         with CaptureStderr() as cap:
             try:
                 if device == "cpu":
                     build.build_cpu(out_path, src_path, mode=opts["mode"], fast_math=opts["fast_math"], fuse_fp=opts["fuse_fp"],
-                                    extra_flags="", optimization_level=opts["optimization_level"] or 2,
+                                    extra_flags=cpu_flags, optimization_level=opts["optimization_level"] or 2,
                                     use_precompiled_headers=True, pch_dir=runtime.get_clang_pch_dir(), block_dim=opts["block_dim"])
                 else:
                     build.build_cuda(src_path, arch, out_path, config=opts["mode"], optimization_level=opts["optimization_level"] or 3,
@@ -297,11 +298,6 @@ def compile_kernel_alone(wmodule, kernel, device: str, workdir: str, arch: int =
                 error = exc
         if error is not None:
             raise NativeCompileError(native_diagnostics(cap.text, error))
-        if device == "cpu":
-            return ""
-        with open(out_path, encoding="utf-8") as f:
-            return f.read()
+        return cap.text
     finally:
-        for p in (src_path, out_path):
-            if os.path.exists(p):
-                os.remove(p)
+        os.remove(src_path)

@@ -49,7 +49,8 @@ def combined_source(sources: list[str]) -> str:
 
 def native_compile(sources: list[str], device: str, workdir: str, counter: list[int]) -> str:
     from backends.cpu import load_for_cpu
-    from backends.cuda import DEFAULT_ARCH, compile_ptx
+    from backends.cuda import DEFAULT_ARCH
+    from backends.ir_levels import ptx_for_archs
 
     counter[0] += 1
     try:
@@ -57,7 +58,7 @@ def native_compile(sources: list[str], device: str, workdir: str, counter: list[
         if device == "cpu":
             load_for_cpu(wmodule)
         else:
-            compile_ptx(wmodule, workdir, DEFAULT_ARCH)
+            ptx_for_archs(wmodule, [DEFAULT_ARCH])
         return ""
     except Exception as exc:
         return failure_reason(exc)

@@ -47,6 +47,8 @@ class CampaignConfig:
     swarm: bool = True
     executor: str = "local"
     address: str | None = None
+    ir_levels: list[str] | None = None  # extra IR levels (--ir); None: the backend's defaults
+    archs: list[int] | None = None  # GPU archs (--arch), the first is the primary; None: the default
     round_size: int = ROUND_SIZE
     batch_size: int = COMPILE_BATCH
     progress: object = None  # callable(stats dict) for live display
@@ -63,7 +65,7 @@ class CampaignConfig:
             "round_size": self.round_size,
             "generator_version": GENERATOR_VERSION,
             "warp_version": warp_version,
-        }
+        } | plugins.backend(self.backend).configure(self.ir_levels, self.archs).settings()
 
 
 ORACLE_SETS = {"none": [], "run": ["run"], "grad": ["run", "grad"], "all": ["run", "grad", "debug", "cuda"]}
@@ -88,7 +90,8 @@ class Campaign:
         self.config = config
         if config.count is None and config.size is None:
             raise WarpfuzzError("give a stop condition: --count N or --size SIZE")
-        plugins.backend(config.backend)  # unknown backend → one-line error before anything is written
+        # unknown backend, IR level or arch → one-line error before anything is written
+        self.backend = plugins.backend(config.backend).configure(config.ir_levels, config.archs)
         self.grammar_specs = plugins.grammars(config.grammars or None)
         config.grammars = [g.name for g in self.grammar_specs]
         self.warp_version = version("warp-lang")
@@ -209,6 +212,8 @@ class Campaign:
         payload = {
             "op": "compile",
             "backend": self.config.backend,
+            "ir_levels": list(self.backend.chosen_levels),
+            "archs": list(self.backend.archs),
             "oracles": ORACLE_SETS[self.config.oracles],
             "seed": self.config.seed,
             "kernels": [
@@ -399,7 +404,10 @@ class Campaign:
         return reached
 
     def _mark_done(self):
+        from fuzzer.card import write_card
+
         self._write_stats()
+        write_card(self.config.out)
 
     def summary(self) -> dict:
         from fuzzer.stats import campaign_stats

@@ -66,6 +66,7 @@ def cmd_campaign(args) -> int:
         swarm=not args.no_swarm,
         executor=args.executor,
         address=args.address,
+        **_ir_levels(args),
     )
     if args.round_size:
         config.round_size = args.round_size
@@ -138,7 +139,7 @@ def cmd_coverage(args) -> int:
 def cmd_extract(args) -> int:
     from fuzzer.extract import extract_files
 
-    t = extract_files([Path(p) for p in args.paths], args.backend, Path(args.out), workers=args.workers)
+    t = extract_files([Path(p) for p in args.paths], args.backend, Path(args.out), workers=args.workers, **_ir_levels(args))
     rate = t["ok"] / t["kernels"] if t["kernels"] else 0.0
     print(f"{t['recorded']} records from {t['kernels']} kernels in {t['files']} files -> {args.out}: "
           f"{t['ok']} compiled ({rate:.1%}), {t['failed']} failed, {t['skipped_generic']} generic without overloads skipped, "
@@ -164,6 +165,62 @@ def cmd_plugins(args) -> int:
                 detail, status = str(exc), "broken"
             print(f"  {info.name:16s} {status:6s} {info.value}  [{info.distribution}]  {detail}")
     return 0
+
+
+def cmd_export(args) -> int:
+    _require_corpus(args.dir)
+    if args.format != "parquet":
+        raise WarpfuzzError(f"unknown export format {args.format!r}: choose parquet")
+    from fuzzer.card import write_card
+    from fuzzer.export import export_parquet
+
+    corpus, out = Path(args.dir), Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise WarpfuzzError(f"output {args.out!r} exists and is not an empty directory: choose a new --out")
+    summary = export_parquet(corpus, out, rows_per_part=args.rows_per_part)
+    card = write_card(corpus, card_dir=out, parquet_subdir="")
+    if out.resolve().is_relative_to(corpus.resolve()):  # an export inside the corpus: its card lists it too
+        write_card(corpus, parquet_subdir=out.resolve().relative_to(corpus.resolve()).as_posix())
+    total = sum(s["records"] for s in summary.values())
+    splits = ", ".join(f"{split} {s['records']} ({len(s['files'])} files)" for split, s in summary.items())
+    print(f"{total} records -> {args.out}: {splits}; card {card}")
+    return 0
+
+
+def cmd_contamination(args) -> int:
+    from fuzzer.neardup import contamination_report
+
+    for d in [args.real, *args.synthetic]:
+        _require_corpus(d)
+    report = contamination_report(Path(args.real), [Path(d) for d in args.synthetic])
+    if args.json:
+        _print_json(report)
+    else:
+        synthetic = ", ".join(f"{d} ({n} records)" for d, n in report["synthetic"].items())
+        print(f"real {report['real']['corpus']} ({report['real']['records']} records) against {synthetic}")
+        print(f"exact overlaps (same normalized hash): {len(report['exact'])}")
+        for r in report["exact"]:
+            print(f"  {r['normalized_hash'][:16]} {r['kernel_name']} {r['source']}")
+        print(f"near-duplicate overlaps (MinHash Jaccard >= {report['parameters']['threshold']} on source or forward IR): {len(report['near'])}")
+        for r in report["near"]:
+            matches = ", ".join(f"{m['corpus']}:{m['id']}" for m in r["matches"][:3])
+            more = f" and {len(r['matches']) - 3} more" if len(r["matches"]) > 3 else ""
+            print(f"  {r['kernel_name']} {r['source']} ~ {matches}{more}")
+    return 1 if report["exact"] else 0
+
+
+def _ir_levels(args) -> dict:
+    from fuzzer.backend import parse_archs, parse_levels
+
+    return {"ir_levels": parse_levels(args.ir) if args.ir else None, "archs": parse_archs(args.arch) if args.arch else None}
+
+
+def _add_ir_options(parser):
+    parser.add_argument("--ir", metavar="LEVEL,...",
+                        help="IR levels to capture: cpu: cpp (always), llvm; cuda: cuda, ptx (always), sass (needs the sass extra)")
+    parser.add_argument("--arch", metavar="SM,...",
+                        help="cuda: archs to compile for, the first is the primary (ir.ptx, ir.sass); any list but the default 90 "
+                             "adds ir.ptx_by_arch")
 
 
 def _require_corpus(d: str):
@@ -196,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--address", help="Ray cluster address (with --executor ray)")
     c.add_argument("--round-size", type=positive_int("--round-size"), default=None,
                    help="draws per round (a setting of the corpus: records depend on it; default 100)")
+    _add_ir_options(c)
     c.set_defaults(func=cmd_campaign)
 
     v = sub.add_parser("validate", help="check every record of one or more corpora against the schema")
@@ -217,7 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
     e.add_argument("--backend", required=True)
     e.add_argument("--out", required=True)
+    _add_ir_options(e)
     e.set_defaults(func=cmd_extract)
+
+    x = sub.add_parser("export", help="export a corpus to zstd Parquet files per split, with a dataset card")
+    x.add_argument("dir")
+    x.add_argument("--format", default="parquet", help="export format (parquet)")
+    x.add_argument("--out", required=True, help="a new or empty directory")
+    x.add_argument("--rows-per-part", type=positive_int("--rows-per-part"), default=50_000, help="records per Parquet file (default 50000)")
+    x.set_defaults(func=cmd_export)
+
+    ct = sub.add_parser("contamination", help="kernels of a real-kernel corpus found in synthetic corpora (exit 1 on an exact overlap)")
+    ct.add_argument("real", metavar="REAL_DIR")
+    ct.add_argument("synthetic", metavar="SYNTH_DIR", nargs="+")
+    ct.add_argument("--json", action="store_true")
+    ct.set_defaults(func=cmd_contamination)
 
     pl = sub.add_parser("plugins", help="list installed grammar and backend plugins")
     pl.set_defaults(func=cmd_plugins)

@@ -4,8 +4,9 @@ Layout: ``OUT/{split}/part-00000.parquet`` (a new part every ``rows_per_part`` r
 in commit order. The schema (:data:`SCHEMA`) is fixed, so every export of every corpus has the same
 columns and types: ``ir`` is a struct whose optional levels are null where a record lacks them,
 ``ir.ptx_by_arch`` a list of ``{arch, ptx}`` sorted by arch, and ``provenance.options`` /
-``provenance.oracles`` canonical JSON text (their keys vary by backend and oracle). A record field the schema does not know is an
-error, not a silent drop. Records without ``cluster_id``/``split`` get them here, exactly as the
+``provenance.oracles`` canonical JSON text (their keys vary by backend and oracle), and
+``provenance.source`` (path, origin, license) null except for extracted kernels. A record field
+the schema does not know is an error, not a silent drop. Records without ``cluster_id``/``split`` get them here, exactly as the
 campaign would (``fuzzer.neardup``, ``fuzzer.splits``).
 """
 
@@ -35,6 +36,7 @@ _IR_TEXT_FIELDS = tuple(dict.fromkeys(f for fields in IR_FIELDS.values() for f i
 PTX_BY_ARCH_TYPE = pa.list_(pa.struct([pa.field("arch", _STR, nullable=False), pa.field("ptx", _STR, nullable=False)]))
 IR_TYPE = pa.struct([pa.field(f, _STR) for f in _IR_TEXT_FIELDS] + [pa.field("ptx_by_arch", PTX_BY_ARCH_TYPE)])
 PROVENANCE_JSON_FIELDS = ("options", "oracles")  # free-form dicts, stored as canonical JSON text
+SOURCE_TYPE = pa.struct([pa.field(f, _STR) for f in ("path", "origin", "license")])  # extracted kernels only
 PROVENANCE_TYPE = pa.struct(
     [
         pa.field("warp_version", _STR),
@@ -43,6 +45,7 @@ PROVENANCE_TYPE = pa.struct(
         pa.field("index", pa.int64()),
     ]
     + [pa.field(f, _STR) for f in PROVENANCE_JSON_FIELDS]
+    + [pa.field("source", SOURCE_TYPE)]
 )
 SCHEMA = pa.schema(
     [

@@ -38,16 +38,20 @@ def python_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def extract_files(paths: list[Path], backend: str, out: Path, workers: int = 1) -> dict:
-    """Extract every file, each in an isolated worker; results are written in file order."""
+def extract_files(paths: list[Path], backend: str, out: Path, workers: int = 1, *,
+                  ir_levels: list[str] | None = None, archs: list[int] | None = None) -> dict:
+    """Extract every file, each in an isolated worker; results are written in file order, then
+    the dataset card. ``ir_levels`` and ``archs`` choose extra IR levels as for a campaign."""
     from fuzzer import plugins
+    from fuzzer.card import write_card
     from fuzzer.pool import Job, LocalPool
-    from fuzzer.shards import check_output_dir
+    from fuzzer.shards import MANIFEST, check_output_dir
 
-    plugins.backend(backend)
+    configured = plugins.backend(backend).configure(ir_levels, archs)
     files = python_files(paths)
     check_output_dir(out)
-    jobs = [Job(i, {"op": "extract", "path": str(f.resolve()), "backend": backend}, timeout=900) for i, f in enumerate(files)]
+    levels = {"ir_levels": list(configured.chosen_levels), "archs": list(configured.archs)}
+    jobs = [Job(i, {"op": "extract", "path": str(f.resolve()), "backend": backend, **levels}, timeout=900) for i, f in enumerate(files)]
     results = {}
     # imports have side effects, so workers are recycled often; not per file, which would rebuild
     # the clang precompiled header each time
@@ -63,10 +67,12 @@ def extract_files(paths: list[Path], backend: str, out: Path, workers: int = 1) 
             last = str(result.get("diagnostic", result.get("status"))).strip().splitlines()[-1:]
             totals["import_errors"].append(f"{f.name}: {last[0] if last else result.get('status')}")
             continue
-        summary = write_extracted(result, f, backend, out)
+        summary = write_extracted(result, f, configured, out)
         for key in ("kernels", "recorded", "failed", "skipped_generic"):
             totals[key] += summary[key]
         totals["ok"] += summary["kernels"] - summary["failed"]
+    if (out / MANIFEST).exists():
+        write_card(out)
     return totals
 
 
@@ -79,7 +85,8 @@ def attribution(path: Path) -> dict:
     return {"path": path.name, "origin": "user file", "license": "unknown"}
 
 
-def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
+def write_extracted(result: dict, path: Path, configured, out: Path) -> dict:
+    """Commit one file's results; ``configured`` is the backend configured with the IR levels."""
     from importlib.metadata import version
 
     from fuzzer.campaign import GENERATOR_VERSION
@@ -88,8 +95,10 @@ def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
     from fuzzer.record import record_id
     from fuzzer.shards import CorpusWriter, iter_records
 
+    backend = configured.name
     warp_version = version("warp-lang")
-    settings = {"backend": backend, "kind": EXTRACT_GRAMMAR, "generator_version": GENERATOR_VERSION, "warp_version": warp_version}
+    settings = {"backend": backend, "kind": EXTRACT_GRAMMAR, "generator_version": GENERATOR_VERSION, "warp_version": warp_version,
+                **configured.settings()}
     writer = CorpusWriter(out, settings)
     from fuzzer.neardup import NearDup
     from fuzzer.splits import split_for
@@ -140,15 +149,15 @@ def write_extracted(result: dict, path: Path, backend: str, out: Path) -> dict:
 # worker side
 
 
-def extract_in_worker(path: str, backend_name: str, scratch: str) -> dict:
+def extract_in_worker(path: str, backend_name: str, scratch: str, ir_levels: list[str] | None = None,
+                      archs: list[int] | None = None) -> dict:
     """Import ``path`` and capture + compile each of its kernel instances on its own."""
     import warp._src.context as ctx
 
-    from backends import warp_ir
     from fuzzer import outcomes, plugins
     from fuzzer.backend import NativeCompileError
 
-    backend = plugins.backend(backend_name)
+    backend = plugins.backend(backend_name).configure(ir_levels, archs)
     module_name = Path(path).stem
     sys.path.insert(0, os.path.dirname(path))
     ctx.function_key_counts.clear()
@@ -184,13 +193,7 @@ def extract_in_worker(path: str, backend_name: str, scratch: str) -> dict:
         try:
             ir = backend.capture(wmodule, kernel)
             name = kernel.get_mangled_name()
-            ptx = warp_ir.compile_kernel_alone(wmodule, kernel, backend.device, scratch)
-            if "ptx" in backend.ir_fields:
-                import warp._src.codegen as cg
-
-                entries = warp_ir.split_ptx(ptx)
-                names = (cg.cuda_kernel_forward_name(kernel), cg.cuda_kernel_backward_name(kernel))
-                ir["ptx"] = "\n".join(entries[n] for n in names if n in entries)
+            ir.update(backend.compile_alone(wmodule, kernel, scratch))
             results.append({"kernel_name": name, "python_source": source, "outcome": outcomes.OK, "ir": ir, "position": position,
                             "options": {"block_dim": (wmodule.options | kernel.options).get("block_dim")}})
         except NativeCompileError as exc:

@@ -127,6 +127,14 @@ class NearDup:
         self._members[record["id"]] = (len(self._members), cluster)
         self._by_hash.setdefault(record["normalized_hash"], cluster)
 
+    def similar(self, record: dict) -> list[str]:
+        """Ids of the indexed records ``record`` is a near-duplicate of, in either view (it is not
+        inserted)."""
+        found = set()
+        for view, text in view_texts(record).items():
+            found.update(self._lsh[view].query(minhash(text)))
+        return sorted(found, key=lambda key: self._members[key][0])
+
     @classmethod
     def rebuild(cls, records: Iterable[dict], **kwargs) -> "NearDup":
         """The index after ``records`` (in commit order), for resuming a campaign: a record that
@@ -175,3 +183,38 @@ def contamination(real_dir: Path, synthetic_dirs: Iterable[Path]) -> list[str]:
     for directory in synthetic_dirs:
         found.update(r["normalized_hash"] for r in iter_records(directory) if r["normalized_hash"] in real)
     return sorted(found)
+
+
+def contamination_report(real_dir: Path, synthetic_dirs: Iterable[Path]) -> dict:
+    """Overlaps between a real-kernel corpus and synthetic corpora: ``exact`` (normalized hashes in
+    both, as :func:`contamination`) and ``near`` (real records that are near-duplicates of a
+    synthetic one without sharing its hash, each with the synthetic records it matches)."""
+    synthetic_dirs = [Path(d) for d in synthetic_dirs]
+    index, where, synthetic = NearDup(), {}, {}
+    for directory in synthetic_dirs:
+        count = 0
+        for record in iter_records(directory):
+            index.assign(record)
+            where.setdefault(record["id"], str(directory))
+            count += 1
+        synthetic[str(directory)] = count
+    exact = set(contamination(real_dir, synthetic_dirs))
+    real = 0
+    exact_records, near_records = [], []
+    for record in iter_records(real_dir):
+        real += 1
+        source = record["provenance"].get("source", {}).get("path", "")
+        entry = {"id": record["id"], "kernel_name": record["kernel_name"], "normalized_hash": record["normalized_hash"], "source": source}
+        if record["normalized_hash"] in exact:
+            exact_records.append(entry)
+            continue
+        matches = index.similar(record)
+        if matches:
+            near_records.append({**entry, "matches": [{"corpus": where[m], "id": m} for m in matches]})
+    return {
+        "real": {"corpus": str(real_dir), "records": real},
+        "synthetic": synthetic,
+        "exact": exact_records,
+        "near": near_records,
+        "parameters": {"num_perm": NUM_PERM, "shingle": SHINGLE, "threshold": THRESHOLD, "views": list(VIEWS)},
+    }

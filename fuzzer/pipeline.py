@@ -85,10 +85,11 @@ def hash_of(text: str) -> str:
 def compile_kernels(job: dict, scratch: str) -> list[dict]:
     """Label every kernel of the job's batch and capture the IR of those that compile.
 
-    ``job``: {backend, oracles: [...], seed, kernels: [{key, source, kernel_name, hints}]}."""
+    ``job``: {backend, oracles: [...], seed, kernels: [{key, source, kernel_name, hints}], and
+    optionally ir_levels: [...] and archs: [...] (the backend's defaults when absent)}."""
     from fuzzer import plugins
 
-    backend = plugins.backend(job["backend"])
+    backend = plugins.backend(job["backend"]).configure(job.get("ir_levels"), job.get("archs"))
     ctx = _BatchContext(backend, set(job.get("oracles", [])), job.get("seed", 0), scratch)
     results: dict[str, list[dict]] = {}
     ctx.run(job["kernels"], results)

@@ -56,7 +56,7 @@ def compile_batch(job: dict, home: str) -> dict:
 def extract(job: dict, home: str) -> dict:
     from fuzzer.extract import extract_in_worker
 
-    return extract_in_worker(job["path"], job["backend"], os.path.join(home, "scratch"))
+    return extract_in_worker(job["path"], job["backend"], os.path.join(home, "scratch"), job.get("ir_levels"), job.get("archs"))
 
 
 def main(argv: list[str]) -> int:
