@@ -49,6 +49,9 @@ class CampaignConfig:
     address: str | None = None
     ir_levels: list[str] | None = None  # extra IR levels (--ir); None: the backend's defaults
     archs: list[int] | None = None  # GPU archs (--arch), the first is the primary; None: the default
+    # clang -O of the CPU build that validates kernels and runs the oracles (not the captured IR);
+    # None: 0 for data campaigns (oracles none/run), Warp's -O2 when grad/debug oracles judge it
+    cpu_opt: int | None = None
     round_size: int = ROUND_SIZE
     batch_size: int = COMPILE_BATCH
     progress: object = None  # callable(stats dict) for live display
@@ -63,9 +66,18 @@ class CampaignConfig:
             "steer": self.steer,
             "swarm": self.swarm,
             "round_size": self.round_size,
+            "cpu_opt": self.cpu_opt_level,
             "generator_version": GENERATOR_VERSION,
             "warp_version": warp_version,
         } | plugins.backend(self.backend).configure(self.ir_levels, self.archs).settings()
+
+    @property
+    def cpu_opt_level(self) -> int | None:
+        """The -O of the CPU validation build: ``--cpu-opt``, else 0 for a data campaign (the C++ is
+        the same at any level) and Warp's default when the grad or debug oracles judge the code."""
+        if self.cpu_opt is not None:
+            return self.cpu_opt
+        return 0 if self.oracles in ("none", "run") else None
 
 
 ORACLE_SETS = {"none": [], "run": ["run"], "grad": ["run", "grad"], "all": ["run", "grad", "debug", "cuda"]}
@@ -214,6 +226,7 @@ class Campaign:
             "backend": self.config.backend,
             "ir_levels": list(self.backend.chosen_levels),
             "archs": list(self.backend.archs),
+            "cpu_opt": self.config.cpu_opt_level,
             "oracles": ORACLE_SETS[self.config.oracles],
             "seed": self.config.seed,
             "kernels": [
@@ -340,8 +353,9 @@ class Campaign:
             "python_source": cand["source"],
             "normalized_hash": cand["hash"],
             "label": result["outcome"],
+            "hints": cand.get("hints"),  # a reproducer needs the launch the oracles used
             "exc_type": result.get("exc_type", ""),
-            "diagnostic": result.get("diagnostic", "")[:4000],
+            "diagnostic": outcomes.portable_text(result.get("diagnostic", ""))[:4000],
             "where": result.get("where", ""),
             "signature": result.get("signature") or self._signature(result),
             "provenance": {"seed": self.config.seed, "index": cand["index"], "buffer": cand.get("buffer", ""),

@@ -62,6 +62,7 @@ def cmd_campaign(args) -> int:
         workers=args.workers,
         oracles=args.oracles,
         kernel_timeout=args.kernel_timeout,
+        cpu_opt=args.cpu_opt,
         steer=not args.no_steer,
         swarm=not args.no_swarm,
         executor=args.executor,
@@ -223,6 +224,21 @@ def _add_ir_options(parser):
                              "adds ir.ptx_by_arch")
 
 
+def cmd_findings(args) -> int:
+    from fuzzer.findings import findings_command, reduce_findings
+
+    _require_corpus(args.dir)
+    if args.reduce:
+        reduce_findings(Path(args.dir), workers=args.workers, max_steps=args.max_steps)
+    return findings_command(Path(args.dir), args.json)
+
+
+def cmd_replay(args) -> int:
+    from fuzzer.replay import replay_command
+
+    return replay_command(args.file, args.backend, as_json=args.json, workers=args.workers, kernel_timeout=args.kernel_timeout)
+
+
 def _require_corpus(d: str):
     if not (Path(d) / "manifest.json").exists():
         raise WarpfuzzError(f"{d}: no manifest.json; not a warpfuzz corpus")
@@ -247,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--oracles", choices=["none", "run", "grad", "all"], default="run")
     c.add_argument("--kernel-timeout", type=positive_int("--kernel-timeout"), default=30,
                    help="seconds one kernel may run its oracles before it is labelled timeout (default 30)")
+    c.add_argument("--cpu-opt", type=int, choices=[0, 1, 2, 3], default=None,
+                   help="clang -O level of the CPU build that validates kernels and runs the oracles (it does "
+                        "not change the captured IR); default 0 with --oracles none/run, else Warp's -O2")
     c.add_argument("--no-steer", action="store_true", help="turn off coverage steering")
     c.add_argument("--no-swarm", action="store_true", help="turn off swarm configurations")
     c.add_argument("--executor", choices=["local", "ray"], default="local")
@@ -290,6 +309,26 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("synthetic", metavar="SYNTH_DIR", nargs="+")
     ct.add_argument("--json", action="store_true")
     ct.set_defaults(func=cmd_contamination)
+
+    fi = sub.add_parser("findings", help="failures deduplicated by signature: counts, kernel types, reproducers")
+    fi.add_argument("dir")
+    fi.add_argument("--json", action="store_true")
+    fi.add_argument("--reduce", action="store_true",
+                    help="first minimize each Warp and generator finding into DIR/findings/<key>/repro.py (resumable)")
+    fi.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2,
+                    help="findings reduced at a time (with --reduce)")
+    fi.add_argument("--max-steps", type=positive_int("--max-steps"), default=100,
+                    help="reproducer runs per finding while reducing (default 100)")
+    fi.set_defaults(func=cmd_findings)
+
+    rp = sub.add_parser("replay", help="every kernel of a Warp source file through the pipeline and all oracles, each isolated")
+    rp.add_argument("file", metavar="FILE")
+    rp.add_argument("--backend", required=True)
+    rp.add_argument("--json", action="store_true", help="one JSON object per kernel and line")
+    rp.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
+    rp.add_argument("--kernel-timeout", type=positive_int("--kernel-timeout"), default=30,
+                    help="seconds one kernel may run its oracles before it is labelled timeout (default 30)")
+    rp.set_defaults(func=cmd_replay)
 
     pl = sub.add_parser("plugins", help="list installed grammar and backend plugins")
     pl.set_defaults(func=cmd_plugins)

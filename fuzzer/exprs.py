@@ -34,6 +34,8 @@ _UNSAFE_INT = frozenset({"div", "mod", "floordiv", "lshift", "rshift", "cw_div"}
 # (``randi(state, lo, hi)`` takes ``% (hi - lo)``; ``pnoise`` takes its periods modulo).
 _POSITIVE_INT_ARGS = {"pnoise": ("px", "py", "pz", "pt")}
 _RANGE_INT_ARGS = {"randi": ("low", "high")}
+# Axis indices: Warp indexes a 3-vector with them unchecked (an arbitrary int crashes the launch).
+_AXIS_INT_ARGS = {"quat_from_euler": ("i", "j", "k")}
 
 
 def weighted_index(draw, weights: list[float]) -> int:
@@ -222,9 +224,15 @@ class ExprGen:
         positive = _POSITIVE_INT_ARGS.get(sig.name, ())
         ranged = _RANGE_INT_ARGS.get(sig.name, ())
         args, low = [], 0
+        axes = _AXIS_INT_ARGS.get(sig.name, ())
         for pname, t in sig.params:
             if pname in positive:
                 args.append(self._int_literal(TYPES[t], 1, 8))
+            elif pname in axes:
+                args.append(str(self.draw(st.integers(0, 2))))
+            elif pname == "state" and t == "uint32" and sig.group == "Random":
+                # a generator state comes from rand_init, as Warp's own samples seed it
+                args.append(f"wp.rand_init({self.expr('int32', scope, depth)})")
             elif ranged and pname == ranged[0]:
                 low = self.draw(st.integers(-8, 8))
                 args.append(str(low))

@@ -146,3 +146,27 @@ def normalize_message(message: str) -> str:
 def signature(label: str, exc_type: str, message: str, where: str) -> str:
     """A stable key for a finding: the same Warp bug reached from different kernels gives one key."""
     return f"{label}|{exc_type}|{where}|{normalize_message(message)}"
+
+
+_PORTABLE = [
+    # a worker's private directories: /tmp/warpfuzz-worker2-xyz/kernel-cache/... → <kernel-cache>/...
+    (re.compile(r"(?:[A-Za-z]:)?[^\s'\"():]*[/\\](kernel-cache|scratch)(?=[/\\])"), r"<\1>"),
+    # batch module names carry a per-process counter, Warp's build dirs the pid and thread
+    (re.compile(r"warpfuzz_batch_\d+"), "warpfuzz_batch"),
+    (re.compile(r"_p\d+_t\d+\b"), ""),
+]
+
+
+def portable_text(text: str) -> str:
+    """``text`` without what varies by machine, process or batch position: the warp package dir
+    becomes ``<warp>``, worker dirs ``<kernel-cache>``/``<scratch>``, batch module names lose their
+    counters. Failure diagnostics go through it so that failures are the same in any run."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("warp")
+    if spec and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            text = text.replace(os.path.abspath(location), "<warp>")
+    for pattern, repl in _PORTABLE:
+        text = pattern.sub(repl, text)
+    return text

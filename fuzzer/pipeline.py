@@ -90,10 +90,28 @@ def compile_kernels(job: dict, scratch: str) -> list[dict]:
     from fuzzer import plugins
 
     backend = plugins.backend(job["backend"]).configure(job.get("ir_levels"), job.get("archs"))
+    backend.native_opt_level = job.get("cpu_opt")  # a configured copy: this job's alone
     ctx = _BatchContext(backend, set(job.get("oracles", [])), job.get("seed", 0), scratch)
     results: dict[str, list[dict]] = {}
     ctx.run(job["kernels"], results)
     return [r for k in job["kernels"] for r in results.get(k["key"], [])]
+
+
+def label_kernel(backend, wmodule, kernel, kjob: dict, *, oracles, seed: int, scratch: str) -> dict:
+    """Capture, compile and judge one kernel that is alone in ``wmodule``, as a batch member would
+    be; returns its result (``warpfuzz replay``). ``kjob``: {key, kernel_name, hints}."""
+    ctx = _BatchContext(backend, set(oracles), seed, scratch)
+    try:
+        try:
+            captured = {kjob["key"]: [(kernel, backend.capture(wmodule, kernel))]}
+        except Exception as exc:
+            label, exc_type, message = outcomes.classify_exception(exc, "codegen")
+            return _failure(kjob, label, exc_type, message, outcomes.where_in_warp(exc))
+        results: dict[str, list[dict]] = {}
+        ctx._compile_and_check([kjob], wmodule, captured, results)
+        return results[kjob["key"]][0]
+    finally:
+        ctx._mark("")
 
 
 class _BatchContext:
@@ -188,11 +206,13 @@ class _BatchContext:
             from backends.cpu import load_for_cpu
 
             try:
-                load_for_cpu(wmodule)
+                load_for_cpu(wmodule, getattr(self.backend, "native_opt_level", None))
             except NativeCompileError as exc:
                 for kjob in kernels:
                     results[kjob["key"]] = [_failure(kjob, outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", "cpu: " + exc.diagnostics, "")]
                 return
+        if "debug" in self.oracles:
+            _prebuild_debug(wmodule)
         for kjob in kernels:
             out = []
             for kernel, ir in captured[kjob["key"]]:
@@ -210,10 +230,25 @@ class _BatchContext:
                         "signature": report.get("signature", ""),
                         "oracles": report.get("details", {}),
                         "ir": ir,
-                        "options": _options(kernel),
+                        "options": _options(kernel, getattr(self.backend, "native_opt_level", None)),
                     }
                 )
             results[kjob["key"]] = out
+
+
+def _prebuild_debug(wmodule):
+    """Build the module's debug variant once, before any kernel's oracle clock starts: the
+    per-kernel timeout is for a kernel's own launches, not for an -O0 compile of its whole batch
+    (with a precompiled header of its own), which on a busy machine outlasts a short timeout."""
+    import warp as wp
+
+    from fuzzer.oracles import debug_build
+
+    try:
+        with debug_build(wmodule):
+            wmodule.load(wp.get_device("cpu"))
+    except Exception:
+        pass  # a build that fails only in debug mode is each kernel's debug oracle to report
 
 
 def _instance_index(kernel) -> int | None:
@@ -224,11 +259,14 @@ def _instance_index(kernel) -> int | None:
     return list(parent.overloads.values()).index(kernel)
 
 
-def _options(kernel) -> dict:
+def _options(kernel, cpu_opt: int | None = None) -> dict:
     from backends.warp_ir import serializable_options
 
     opts = kernel.module.options | kernel.options
-    return {k: v for k, v in serializable_options(opts).items() if k in _RECORDED_OPTIONS}
+    recorded = {k: v for k, v in serializable_options(opts).items() if k in _RECORDED_OPTIONS}
+    if cpu_opt is not None:
+        recorded["cpu_build_opt_level"] = cpu_opt  # the -O of the CPU build that validated it
+    return recorded
 
 
 _RECORDED_OPTIONS = (
