@@ -117,7 +117,8 @@ class Campaign:
         from fuzzer.neardup import NearDup
 
         committed = list(iter_records(config.out)) if self.round else []
-        self.seen_hashes = {r["normalized_hash"] for r in committed}
+        # an overload instance records its own hash; its drawn source's is provenance.generic_hash
+        self.seen_hashes = {r["provenance"].get("generic_hash", r["normalized_hash"]) for r in committed}
         self.seen_hashes |= {r["normalized_hash"] for r in iter_records(config.out, "failures")} if self.round else set()
         self.neardup = NearDup.rebuild(committed)
         del committed
@@ -316,15 +317,17 @@ class Campaign:
         from fuzzer.pipeline import instance_source
 
         source = instance_source(cand["source"], cand["kernel_name"], result.get("instance"))
+        # an overload instance's source keeps only its own declaration: its own normalized hash
+        nhash = cand["hash"] if source == cand["source"] else _source_hash(source)
         name = result["kernel_name"]
         return {
-            "id": record_id(self.config.backend, cand["hash"], name),
+            "id": record_id(self.config.backend, nhash, name),
             "backend": self.config.backend,
             "kernel_name": name,
             "kernel_type": cand["kernel_type"],
             "grammar": cand["grammar"],
             "python_source": source,
-            "normalized_hash": cand["hash"],
+            "normalized_hash": nhash,
             "features": features(source),
             "ir": result["ir"],
             "provenance": {
@@ -334,7 +337,7 @@ class Campaign:
                 "index": cand["index"],
                 "options": result.get("options", {}),
                 "oracles": result.get("oracles", {}),
-            },
+            } | ({} if nhash == cand["hash"] else {"generic_hash": cand["hash"]}),
         }
 
     @staticmethod
@@ -433,6 +436,12 @@ class Campaign:
         atomic_write(self.config.out / "stats.json", (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode())
         if self.config.progress:
             self.config.progress(stats)
+
+
+def _source_hash(source: str) -> str:
+    from fuzzer.normalize import source_hash
+
+    return source_hash(source)
 
 
 def run_campaign(config: CampaignConfig) -> dict:
