@@ -1,0 +1,114 @@
+"""Issue 4: the records depend on the seed and settings alone. The number of workers does not
+change a byte, and a campaign killed with SIGKILL resumes to exactly the records of an
+uninterrupted run, with nothing lost, duplicated or left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from support import CAMPAIGNS, records_of, shard_bytes
+
+KILL_DEADLINE = 240  # seconds for the first shard to be committed
+ORPHAN_DEADLINE = 60  # seconds for the workers of a killed campaign to exit on their own
+
+
+def test_one_and_two_workers_give_the_same_bytes(warpfuzz, campaign_corpus, tmp_path):
+    two = campaign_corpus("cpu")  # made with --workers 2
+    one = tmp_path / "one-worker"
+    warpfuzz.campaign("cpu", one, workers=1)
+    assert shard_bytes(one) == shard_bytes(two)
+    assert shard_bytes(one, "failures") == shard_bytes(two, "failures")
+    assert len(records_of(one)) == 20
+
+
+def _committed_record_shards(out: Path) -> int:
+    try:
+        return len(json.loads((out / "manifest.json").read_text())["streams"]["records"])
+    except (OSError, ValueError):
+        return 0  # not written yet (the rename makes it appear whole)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process started, directly or not, by ``pid``."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _kill_after_first_commit(warpfuzz, out: Path, log) -> list[int]:
+    """Start the campaign, SIGKILL its process group once a shard is committed; return its workers."""
+    proc = warpfuzz.popen("campaign", "--backend", "cpu", "--out", out, *CAMPAIGNS["cpu"], "--workers", "2",
+                          stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + KILL_DEADLINE
+        while _committed_record_shards(out) == 0:
+            assert proc.poll() is None, "the campaign ended before its first commit could be interrupted"
+            assert time.monotonic() < deadline, "no shard committed in time"
+            time.sleep(0.05)
+        workers = _descendants(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return workers
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_records(warpfuzz, campaign_corpus, tmp_path):
+    out = tmp_path / "corpus"
+    with open(tmp_path / "killed.log", "wb") as log:
+        workers = _kill_after_first_commit(warpfuzz, out, log)
+    try:
+        # workers live in their own sessions (so a hung kernel can be killed with its children);
+        # with the coordinator gone they must not linger
+        deadline = time.monotonic() + ORPHAN_DEADLINE
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "workers outlived their killed campaign"
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.killpg(w, signal.SIGKILL)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["state"]["done"] and manifest["totals"]["records"]["records"] < 20
+    # what a kill between a shard's rename and the manifest's leaves: an orphan shard and a temp manifest
+    (out / "records" / "records-000099.jsonl").write_text('{"half": "written"}\n')
+    (out / ".manifest.json.killed.tmp").write_text("{")
+
+    resumed = warpfuzz.campaign("cpu", out)
+    assert "20 records" in resumed.stdout
+
+    uninterrupted = campaign_corpus("cpu")
+    assert shard_bytes(out) == shard_bytes(uninterrupted)
+    assert shard_bytes(out, "failures") == shard_bytes(uninterrupted, "failures")
+    records = records_of(out)
+    assert len(records) == len({r["id"] for r in records}) == 20
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {f"{stream}/{s['name']}" for stream, shards in manifest["streams"].items() for s in shards}
+    shards_on_disk = {str(p.relative_to(out)) for stream in manifest["streams"] for p in (out / stream).glob("*")}
+    assert shards_on_disk == listed
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]

@@ -1,0 +1,246 @@
+"""Properties of the Python→IR pairs: IR is a function of the kernel alone (not of the process or
+of its batch-mates), normalization is a canonical form, records survive JSON, and every recorded
+kernel's source is a module that imports and launches on the CPU with plain Warp."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzzer.exprs import Plan
+from fuzzer.grammar import kernel_models
+from fuzzer.normalize import normalize
+from fuzzer.pipeline import draw_candidate
+from fuzzer.plugins import grammar_names, grammars
+from fuzzer.pool import Job, LocalPool
+from fuzzer.record import dumps, validate_record
+from fuzzer.render import render
+from fuzzer.shards import CorpusWriter, iter_records, validate_corpus
+from support import REPO, records_of
+
+FEW = settings(max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+SOME = settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+_job_ids = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# same kernel → same IR, alone or in a batch, in another process
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """Two single-process pools: a kernel compiled in one and in the other never shares a process."""
+    tmp = str(tmp_path_factory.mktemp("workers"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", tmp)
+        mp.setattr(tempfile, "tempdir", tmp)
+        with LocalPool(1) as first, LocalPool(1) as second:
+            yield first, second
+
+
+def _batch_mates(seed: int, pick: int) -> tuple[dict, list[dict]]:
+    """A kernel of ``seed`` and up to two others that the campaign could compile with it."""
+    plan, cache = Plan().to_json(), {}
+    groups: dict[str, list[dict]] = {}
+    for index in range(12):
+        cand = draw_candidate(grammar_names(), plan, seed, index, cache)
+        if "error" not in cand:
+            groups.setdefault(cand["batch_group"], []).append(cand)
+    group = max(groups.values(), key=len)
+    kernel = group[pick % len(group)]
+    return kernel, [c for c in group if c is not kernel][:2]
+
+
+def _compile_job(backend: str, kernels: list[dict]) -> Job:
+    payload = {"op": "compile", "backend": backend, "oracles": [], "seed": 0,
+               "kernels": [{"key": c["hash"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": c["hints"]} for c in kernels]}
+    return Job(next(_job_ids), payload, timeout=600)
+
+
+def _results(pool, jobs: list[Job]) -> dict[tuple[str, str], list[dict]]:
+    by_id = {job.id: job for job in jobs}
+    out = {}
+    for job, result in pool.map(jobs):
+        assert result["status"] == "ok", result.get("diagnostic")
+        for r in result["results"]:
+            out.setdefault((by_id[job.id].payload["backend"], r["key"]), []).append(r)
+    return out
+
+
+def _entry(backend: str, name: str) -> str:
+    return f"{name}_{backend}_kernel_forward("
+
+
+@FEW
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 1_000))
+def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers, seed, pick):
+    kernel, mates = _batch_mates(seed, pick)
+    batch = mates[:1] + [kernel] + mates[1:]
+    alone_pool, batch_pool = two_workers if pick % 2 else two_workers[::-1]
+    alone_jobs = [_compile_job(b, [kernel]) for b in ("cpu", "cuda")]
+    batch_jobs = [_compile_job(b, batch) for b in ("cpu", "cuda")]
+    with ThreadPoolExecutor(2) as run:
+        alone, together = run.map(_results, (alone_pool, batch_pool), (alone_jobs, batch_jobs))
+
+    for backend in ("cpu", "cuda"):
+        (a,) = alone[(backend, kernel["hash"])]
+        (b,) = together[(backend, kernel["hash"])]
+        assert a["outcome"] == b["outcome"], (a.get("diagnostic"), b.get("diagnostic"))
+        if a["outcome"] != "ok":
+            continue
+        assert a["kernel_name"] == b["kernel_name"]
+        assert set(a["ir"]) == set(b["ir"]) >= {"forward", "backward", "support"}
+        for field in a["ir"]:
+            assert a["ir"][field] == b["ir"][field], f"{backend} ir.{field} of {kernel['kernel_name']} depends on its batch"
+        assert _entry(backend, a["kernel_name"]) in a["ir"]["forward"]
+        assert _entry(backend, a["kernel_name"]) not in a["ir"]["support"] + a["ir"]["backward"]
+        if backend == "cuda":
+            assert f".entry {a['kernel_name']}_cuda_kernel_forward(" in a["ir"]["ptx"]
+
+
+# ---------------------------------------------------------------------------------------------
+# normalization
+
+
+_PRIME = 100_003
+
+
+def _rename_locals(source: str, prefix: str, shuffle: int) -> str:
+    """Rename the normalizer's locals ``v0, v1, ...`` to ``{prefix}_N`` with N = (i * shuffle) mod
+    a prime: a bijection, so only the names change."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id[:1] == "v" and node.id[1:].rstrip("_").isdigit():
+            node.id = f"{prefix}_{int(node.id[1:].rstrip('_')) * shuffle % _PRIME}"
+    return ast.unparse(tree) + "\n"
+
+
+@SOME
+@given(model=kernel_models(grammars(), Plan()), prefix=st.from_regex(r"loc[a-z]{0,5}", fullmatch=True),
+       shuffle=st.integers(1, _PRIME - 1))
+def test_normalization_is_idempotent_and_ignores_local_names(model, prefix, shuffle):
+    first = normalize(render(model), kernel_name=model.kernel_type)
+    again = normalize(first.source, kernel_name=model.kernel_type)
+    assert (again.source, again.hash) == (first.source, first.hash)
+
+    placeholder = normalize(render(model), kernel_name=model.kernel_type, suffix_names=False).source
+    renamed = _rename_locals(placeholder, prefix, shuffle)
+    assert renamed != placeholder or "v0" not in placeholder
+    assert normalize(renamed, kernel_name=model.kernel_type).hash == first.hash
+
+
+# ---------------------------------------------------------------------------------------------
+# records and JSON
+
+
+@pytest.fixture(scope="module")
+def records(campaign_corpus) -> list[dict]:
+    return records_of(campaign_corpus("cpu")) + records_of(campaign_corpus("cuda"))
+
+
+def test_committed_records_are_canonical_and_valid(records):
+    for rec in records:
+        assert validate_record(rec) == [], rec["id"]
+        assert json.loads(dumps(rec)) == rec
+
+
+@SOME
+@given(which=st.integers(0, 10_000), note=st.text(), source_tail=st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+def test_records_survive_a_round_trip_through_a_shard(records, tmp_path_factory, which, note, source_tail):
+    rec = copy.deepcopy(records[which % len(records)])
+    rec["provenance"]["note"] = note
+    rec["python_source"] += "# " + source_tail.replace("\n", " ").replace("\r", " ") + "\n"
+    out = tmp_path_factory.mktemp("roundtrip") / "corpus"
+    CorpusWriter(out, {"test": True}).commit({"records": [rec], "failures": []}, {"done": True})
+    (back,) = iter_records(out)
+    assert back == rec and dumps(back) == dumps(rec)
+    assert validate_corpus(out) == (1, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# every recorded kernel imports as a module and launches on the CPU
+
+LAUNCHER = textwrap.dedent('''
+    """Import each module by name with plain Warp and launch its kernel once on the CPU."""
+    import ast, importlib, json, sys
+
+    import numpy as np
+    import warp as wp
+
+    wp.config.quiet = True
+    wp.config.kernel_cache_dir = sys.argv[2]
+    # the forward launch is what is checked here (the campaign's oracles ran the optimized build):
+    # no adjoint and -O0 cut the compile time by 3x
+    wp.config.enable_backward = False
+    wp.config.optimization_level = 0
+    wp.init()
+    sys.path.insert(0, sys.argv[1])
+    from fuzzer.inputs import UnsupportedKernel, synthesize
+
+    def plain_inputs(kernel, n=16):
+        """Zero-filled arguments for what input synthesis does not build (indexed arrays)."""
+        args = []
+        for arg in kernel.adj.args:
+            t = arg.type
+            if isinstance(t, wp.types.indexedarray):
+                args.append(wp.indexedarray(wp.zeros(n, dtype=t.dtype), [wp.array(np.arange(n, dtype=np.int32), dtype=int)]))
+            elif wp.types.is_array(t):
+                args.append(wp.zeros((n,) * t.ndim, dtype=t.dtype))
+            else:
+                args.append(t(0))
+        return (n,), args
+
+    report = {}
+    for name in json.load(sys.stdin):
+        try:
+            module = importlib.import_module(name)
+            tree = ast.parse(open(module.__file__).read())
+            kernel = next(getattr(module, n.name) for n in tree.body if isinstance(n, ast.FunctionDef)
+                          and any(ast.unparse(d).startswith("wp.kernel") for d in n.decorator_list))
+            if kernel.is_generic:
+                (kernel,) = kernel.overloads.values()
+            try:
+                inputs = synthesize(kernel, None, seed=0)
+                dim, values = inputs.dim, inputs.materialize("cpu")
+                args = [values[a.name] for a in inputs.args]
+            except UnsupportedKernel:
+                dim, args = plain_inputs(kernel)
+            wp.launch(kernel, dim=dim, inputs=args, device="cpu")
+            wp.synchronize_device("cpu")
+            report[name] = "ok"
+        except Exception as exc:
+            report[name] = f"{type(exc).__name__}: {exc}"[-400:]
+    print(json.dumps(report))
+''')
+
+
+def test_every_recorded_kernel_imports_and_launches_on_the_cpu(records, tmp_path):
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    by_name = {}
+    for rec in records:
+        name = f"rec_{rec['normalized_hash'][:16]}"
+        by_name.setdefault(name, rec)
+        (modules / f"{name}.py").write_text(rec["python_source"])
+    (tmp_path / "launch.py").write_text(LAUNCHER)
+    proc = subprocess.run([sys.executable, str(tmp_path / "launch.py"), str(modules), str(tmp_path / "cache")],
+                          input=json.dumps(sorted(by_name)), capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
+    failed = {f"{by_name[n]['kernel_type']} {by_name[n]['kernel_name']}": why for n, why in report.items() if why != "ok"}
+    assert not failed
+    assert len(report) == len(by_name) >= 20
