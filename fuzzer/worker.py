@@ -2,11 +2,13 @@
 
 It reads JSON jobs on stdin and answers on a private copy of its original stdout; file
 descriptor 1 is then pointed at stderr, so whatever native code prints (clang, NVRTC, a kernel's
-printf) cannot corrupt the channel. Two jobs:
+printf) cannot corrupt the channel. The jobs:
 
 - ``generate``: draw, render and normalize a list of record indices (the pure-Python front half);
 - ``compile``: load a batch of kernels as one module, capture each kernel's IR in isolation,
-  compile the module natively once, run the oracles, and label every kernel.
+  compile the module natively once, run the oracles, and label every kernel;
+- ``extract`` and ``replay``: import an existing Warp file and capture (extract) or judge (replay)
+  its kernels.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def extract(job: dict, home: str) -> dict:
     return extract_in_worker(job["path"], job["backend"], os.path.join(home, "scratch"), job.get("ir_levels"), job.get("archs"))
 
 
+def replay(job: dict, home: str) -> dict:
+    from fuzzer.replay import replay_in_worker
+
+    return replay_in_worker(job, os.path.join(home, "scratch"))
+
+
 def main(argv: list[str]) -> int:
     home = argv[0]
     _open_channel()
@@ -70,6 +78,7 @@ def main(argv: list[str]) -> int:
         "generate": generate,
         "compile": lambda j: compile_batch(j, home),
         "extract": lambda j: extract(j, home),
+        "replay": lambda j: replay(j, home),
     }
     for line in sys.stdin:
         job = json.loads(line)

@@ -1,0 +1,253 @@
+"""Findings: a corpus's failures deduplicated by signature, each minimized into a reproducer.
+
+``collect_findings`` groups the ``failures`` stream by signature (label, exception type,
+normalized message, innermost Warp function) and sorts each group into one of three kinds:
+
+- ``warp``: a Warp bug or a behaviour worth reporting (internal errors, native compile errors,
+  crashes, hangs, wrong results);
+- ``generator``: Warp rejected a generated kernel on purpose (``codegen_error``): the grammar
+  drew an invalid program, a bug in the generator, not in Warp;
+- ``warpfuzz``: the harness or a plugin raised while handling the kernel (a worker job ``error``).
+
+``reduce_findings`` writes ``DIR/findings/<key>/`` for each ``warp`` and ``generator`` finding:
+``original.py`` (its first example), ``repro.py`` (the example minimized with ``reduce_source``,
+as a standalone reproducer: plain ``python repro.py`` exits 1 with one line) and ``info.json``.
+Before reducing, the original must reproduce as a plain-Warp reproducer in a fresh process. One
+that does not (a fault that lives in a backend plugin, not in Warp, or a flaky one) is kept with
+``"reproducible": false`` and the reproducer's verdict, and gets no ``repro.py``. ``info.json``
+is written last, so a folder that has it is done: reduction resumes where it stopped and never
+redoes a finding (delete its folder to redo it).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fuzzer import outcomes
+from fuzzer.errors import WarpfuzzError
+from fuzzer.reduce import reduce_source
+from fuzzer.repro import STEP_FOR_LABEL, make_predicate, run_repro, write_repro
+from fuzzer.shards import atomic_write, iter_records
+
+FINDINGS_DIR = "findings"
+KINDS = ("warp", "generator", "warpfuzz")
+REDUCIBLE_KINDS = ("warp", "generator")
+_WORKER_JOB_ERROR = "error"  # the exc_type the campaign gives a kernel whose worker job raised
+
+
+@dataclass
+class Finding:
+    signature: str
+    kind: str
+    label: str
+    first: dict  # the first failure record with this signature, in corpus order
+    count: int = 0
+    kernel_types: set[str] = field(default_factory=set)
+    grammars: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        """The folder name under ``findings/``: a short hash of the signature."""
+        return hashlib.sha256(self.signature.encode()).hexdigest()[:12]
+
+    def summary(self) -> dict:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "label": self.label,
+            "signature": self.signature,
+            "count": self.count,
+            "kernel_types": sorted(self.kernel_types),
+            "grammars": sorted(self.grammars),
+            "example": self.first["kernel_name"],
+            "diagnostic": _last_line(self.first.get("diagnostic", "")),
+        }
+
+
+def _last_line(text: str) -> str:
+    """A diagnostic's last non-empty line: the reason, after any traceback."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def finding_signature(record: dict) -> str:
+    """The record's signature, with crashes and hangs keyed by the signal or the timeout alone (as a
+    reproducer reports them): the rest of their diagnostic is worker log noise, not the bug. A
+    record without one (extracted kernels) gets it from its label, exception and diagnostic, a
+    native compile error from the compiler's first error line."""
+    label = record["label"]
+    if label == outcomes.CRASH:
+        name = record.get("exc_type", "")
+        return outcomes.signature(outcomes.CRASH, name, name, "")
+    if label == outcomes.TIMEOUT:
+        return outcomes.signature(*outcomes.classify_exit(None, timed_out=True), "")
+    if record.get("signature"):
+        return record["signature"]
+    message = record.get("diagnostic", "")
+    if label == outcomes.NATIVE_COMPILE_ERROR:
+        message = outcomes.first_native_error(message) or message[:300]
+    return outcomes.signature(label, record.get("exc_type", ""), message, record.get("where", ""))
+
+
+def finding_kind(record: dict) -> str:
+    if record.get("exc_type") == _WORKER_JOB_ERROR and record["label"] == outcomes.WARP_INTERNAL_ERROR:
+        return "warpfuzz"
+    generated = record.get("grammar") not in (None, "", "extracted")
+    if record["label"] == outcomes.CODEGEN_ERROR and generated:
+        return "generator"
+    return "warp"
+
+
+def collect_findings(corpus_dir) -> list[Finding]:
+    """The corpus's failures grouped by signature, in order of first appearance."""
+    findings: dict[str, Finding] = {}
+    for record in iter_records(Path(corpus_dir), "failures"):
+        sig = finding_signature(record)
+        finding = findings.get(sig)
+        if finding is None:
+            finding = findings[sig] = Finding(sig, finding_kind(record), record["label"], record)
+        finding.count += 1
+        finding.kernel_types.add(record.get("kernel_type") or "")
+        finding.grammars.add(record.get("grammar") or "")
+    for finding in findings.values():
+        finding.kernel_types.discard("")
+        finding.grammars.discard("")
+    return list(findings.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# reduction
+
+
+def reduce_findings(corpus_dir, *, workers: int = 2, max_steps: int = 100, timeout_s: float = 60.0,
+                    kinds=REDUCIBLE_KINDS) -> list[dict]:
+    """Reduce every finding of ``kinds`` that has no ``info.json`` yet, ``workers`` at a time;
+    returns each finding's info (those done earlier included), in ``collect_findings`` order.
+
+    ``max_steps`` bounds the reproducer runs per finding (each is a fresh process, so crashes and
+    hangs reduce too); ``timeout_s`` is each run's limit, and how long a hang must last.
+    """
+    unknown = set(kinds) - set(REDUCIBLE_KINDS)
+    if unknown:
+        raise WarpfuzzError(f"cannot reduce findings of kind {sorted(unknown)}: choose from {', '.join(REDUCIBLE_KINDS)}")
+    root = Path(corpus_dir) / FINDINGS_DIR
+    todo = [f for f in collect_findings(corpus_dir) if f.kind in kinds]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(lambda f: _reduce_one(f, root / f.key, max_steps, timeout_s), todo))
+
+
+def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float) -> dict:
+    info_path = folder / "info.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text(encoding="utf-8"))
+    record = finding.first
+    source = record["python_source"]
+    atomic_write(folder / "original.py", source.encode())
+    how = _repro_settings(record, timeout_s)
+    info = {
+        **finding.summary(),
+        "diagnostic": record.get("diagnostic", ""),
+        "backend": record.get("backend", ""),
+        "provenance": record.get("provenance", {}),
+        "step": how["step"],
+        "target": how["target"],
+        "original": _size(source),
+    }
+    status, verdict = _run_candidate(source, record, how)
+    prefix = f"reproduced {finding.label}: "
+    if status != 1 or not verdict.startswith(prefix):
+        info.update(reproducible=False, verdict=verdict)
+    else:
+        repro_signature = verdict[len(prefix):]
+        still_fails = make_predicate(repro_signature, finding.label, **how)
+        reduced = reduce_source(source, still_fails, max_steps=max_steps)
+        tmp = folder / ".repro.py.tmp"
+        write_repro(reduced, label=finding.label, path=str(tmp), **how)
+        os.replace(tmp, folder / "repro.py")
+        info.update(reproducible=True, repro_signature=repro_signature, reduced=_size(reduced), verdict=verdict)
+    atomic_write(info_path, (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
+    return info
+
+
+def _repro_settings(record: dict, timeout_s: float) -> dict:
+    """How a reproducer replays this record: the kernel, its inputs, the failing step, the build target."""
+    label = record["label"]
+    step = STEP_FOR_LABEL[label]
+    if label == outcomes.MISMATCH and record.get("diagnostic", "").startswith("cpu vs cuda"):
+        step = "cuda"
+    target = "cuda" if label == outcomes.NATIVE_COMPILE_ERROR and record.get("backend") == "cuda" else "cpu"
+    return {"kernel_name": _kernel_def_name(record), "hints": record.get("hints"), "seed": record.get("provenance", {}).get("seed", 0),
+            "step": step, "target": target, "timeout_s": timeout_s}
+
+
+def _kernel_def_name(record: dict) -> str:
+    """The name the reproducer looks the kernel up by: an instance of a generic kernel is recorded
+    under its mangled name (the definition's name and an 8-hex hash), which the source never defines."""
+    name = record["kernel_name"]
+    try:
+        defined = {node.name for node in ast.walk(ast.parse(record.get("python_source", ""))) if isinstance(node, ast.FunctionDef)}
+    except SyntaxError:
+        return name
+    base = re.sub(r"_[0-9a-f]{8}$", "", name)
+    return base if name not in defined and base in defined else name
+
+
+def _run_candidate(source: str, record: dict, how: dict) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory(prefix="warpfuzz-finding-") as work:
+        path = write_repro(source, label=record["label"], path=os.path.join(work, "repro.py"), **how)
+        return run_repro(path, timeout_s=how["timeout_s"] + 60)
+
+
+def _size(source: str) -> dict:
+    return {"bytes": len(source.encode()), "lines": len(source.splitlines())}
+
+
+# ---------------------------------------------------------------------------------------------
+# command
+
+
+def findings_command(corpus_dir, as_json: bool) -> int:
+    """Print the corpus's findings: signature, count, kernel types and reproducer, by kind."""
+    root = Path(corpus_dir)
+    findings = collect_findings(root)
+    rows = []
+    for finding in findings:
+        row = finding.summary()
+        folder = root / FINDINGS_DIR / finding.key
+        info = _read_info(folder)
+        row["reproducible"] = info.get("reproducible") if info else None
+        row["repro"] = str(folder / "repro.py") if (folder / "repro.py").exists() else None
+        row["original"] = str(folder / "original.py") if (folder / "original.py").exists() else None
+        rows.append(row)
+    if as_json:
+        print(json.dumps(rows, indent=1, sort_keys=True))
+        return 0
+    titles = {"warp": "Warp findings", "generator": "generator bugs (codegen_error on generated kernels)",
+              "warpfuzz": "warpfuzz errors (a worker job or plugin raised)"}
+    for kind in KINDS:
+        group = [r for r in rows if r["kind"] == kind]
+        print(f"{titles[kind]}: {len(group)} signatures, {sum(r['count'] for r in group)} kernels")
+        for r in group:
+            print(f"  {r['key']}  {r['count']:>5}x  {r['signature'][:160]}")
+            print(f"      kernel types: {', '.join(r['kernel_types']) or '-'}; example {r['example']}")
+            if r["repro"]:
+                print(f"      repro: {r['repro']}")
+            elif r["reproducible"] is False:
+                print(f"      not reproducible with plain Warp (original: {r['original']})")
+    return 0
+
+
+def _read_info(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
