@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import time
+from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
@@ -454,3 +455,27 @@ def test_optional_ir_fields_are_validated(corpus):
     wrong_target = {"sm_90": cuda["ir"]["ptx_by_arch"]["sm_90"].replace(".target sm_90", ".target sm_80")}
     assert validate_record({**cuda, "ir": {**cuda["ir"], "ptx_by_arch": wrong_target}}) == ["ir.ptx_by_arch['sm_90'] has no '.target sm_90' line"]
     assert validate_record({**cuda, "ir": {**cuda["ir"], "sass": "Function : other\n"}}) == ["ir.sass does not start with the kernel's entry"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the committed sample (make sample)
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "corpus" / "sample"
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="no committed corpus/sample")
+def test_committed_sample_is_valid_small_carded_and_uncontaminated():
+    from fuzzer.sample import CAMPAIGNS, MAX_BYTES, REAL, directory_bytes
+    from fuzzer.shards import validate_corpus
+
+    names = [backend for backend, _, _ in CAMPAIGNS] + [REAL]
+    assert sorted(p.name for p in SAMPLE.iterdir()) == sorted(names)
+    assert directory_bytes(SAMPLE) <= MAX_BYTES
+    for name in names:
+        count, problems = validate_corpus(SAMPLE / name)
+        assert count and problems == [], (name, problems[:3])
+        meta = _front_matter((SAMPLE / name / "README.md").read_text(encoding="utf-8"))
+        assert meta["configs"][0]["data_files"] == [{"split": "records", "path": "records/*.jsonl"}]
+    assert all(r["provenance"]["source"]["license"] == "Apache-2.0" for r in iter_records(SAMPLE / REAL))
+    assert contamination(SAMPLE / REAL, [SAMPLE / backend for backend, _, _ in CAMPAIGNS]) == []
