@@ -140,7 +140,8 @@ class CorpusWriter:
         return {s["name"] for stream in self.manifest["streams"].values() for s in stream}
 
     def _remove_uncommitted(self):
-        """Orphan shards and temp files of an interrupted commit are deleted on open."""
+        """Orphan shards, and the temp files of any interrupted atomic write (a commit, stats.json,
+        the card, a finding), are deleted on open."""
         committed = self._committed_names()
         for stream in STREAMS:
             d = self.out / stream
@@ -149,7 +150,7 @@ class CorpusWriter:
             for p in d.iterdir():
                 if p.name not in committed:
                     p.unlink()
-        for p in self.out.glob(f".{MANIFEST}.*.tmp"):
+        for p in self.out.rglob(".*.tmp"):
             p.unlink()
 
     @property

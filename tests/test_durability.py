@@ -95,9 +95,11 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(warpfuzz, campaign_c
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert not manifest["state"]["done"] and manifest["totals"]["records"]["records"] < 20
-    # what a kill between a shard's rename and the manifest's leaves: an orphan shard and a temp manifest
+    # what a kill between a shard's rename and the manifest's leaves: an orphan shard and a temp
+    # manifest; a kill in the middle of writing the stats leaves their temp file
     (out / "records" / "records-000099.jsonl").write_text('{"half": "written"}\n')
     (out / ".manifest.json.killed.tmp").write_text("{")
+    (out / ".stats.json.killed.tmp").write_text("{")
 
     resumed = warpfuzz.campaign("cpu", out)
     assert "20 records" in resumed.stdout
