@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,15 +42,23 @@ class Warpfuzz:
         return [sys.executable, "-m", "fuzzer", *map(str, args)]
 
     def run(self, *args, pythonpath: tuple[Path, ...] = (), timeout: float = CAMPAIGN_TIMEOUT) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args), cwd=REPO, env=self.env(pythonpath), capture_output=True, text=True,
-                              timeout=timeout)
+        """Run to completion; past ``timeout`` the command's process group is killed and the test fails."""
+        proc = self.popen(*args, pythonpath=pythonpath, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
-    def popen(self, *args, **kwargs) -> subprocess.Popen:
-        """A campaign in its own process group, so a test can kill it and everything it started."""
-        return subprocess.Popen(self.argv(*args), cwd=REPO, env=self.env(), start_new_session=True, **kwargs)
+    def popen(self, *args, pythonpath: tuple[Path, ...] = (), **kwargs) -> subprocess.Popen:
+        """The command in its own process group, which a test can SIGKILL as a whole (its workers
+        have sessions of their own, so they see the kill as their coordinator vanishing)."""
+        return subprocess.Popen(self.argv(*args), cwd=REPO, env=self.env(pythonpath), start_new_session=True, **kwargs)
 
-    def campaign(self, backend: str, out: Path, *extra, workers: int = 2) -> subprocess.CompletedProcess:
-        result = self.run("campaign", "--backend", backend, "--out", out, *CAMPAIGNS[backend], "--workers", workers, *extra)
+    def campaign(self, backend: str, out: Path, workers: int = 2) -> subprocess.CompletedProcess:
+        result = self.run("campaign", "--backend", backend, "--out", out, *CAMPAIGNS[backend], "--workers", workers)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 

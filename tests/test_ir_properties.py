@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzzer import outcomes
 from fuzzer.exprs import Plan
 from fuzzer.grammar import kernel_models
 from fuzzer.normalize import normalize
@@ -99,7 +100,7 @@ def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers,
         (a,) = alone[(backend, kernel["hash"])]
         (b,) = together[(backend, kernel["hash"])]
         assert a["outcome"] == b["outcome"], (a.get("diagnostic"), b.get("diagnostic"))
-        if a["outcome"] != "ok":
+        if a["outcome"] != outcomes.OK:
             continue
         assert a["kernel_name"] == b["kernel_name"]
         assert set(a["ir"]) == set(b["ir"]) >= {"forward", "backward", "support"}
