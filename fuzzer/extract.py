@@ -158,6 +158,7 @@ def extract_in_worker(path: str, backend_name: str, scratch: str, ir_levels: lis
     from fuzzer.backend import NativeCompileError
 
     backend = plugins.backend(backend_name).configure(ir_levels, archs)
+    _reset_warp_config()
     module_name = Path(path).stem
     sys.path.insert(0, os.path.dirname(path))
     ctx.function_key_counts.clear()
@@ -204,6 +205,24 @@ def extract_in_worker(path: str, backend_name: str, scratch: str, ir_levels: lis
             results.append({"kernel_name": name, "python_source": source, "outcome": label, "exc_type": exc_type,
                             "diagnostic": message, "where": outcomes.where_in_warp(exc), "position": position})
     return {"kernels": results, "skipped_generic": skipped}
+
+
+_pristine_config: dict | None = None
+
+
+def _reset_warp_config() -> None:
+    """Give each file the worker's first Warp config: an imported file may change it (some Warp
+    examples set ``wp.config.enable_backward = False``), and which files a worker imported before
+    depends on scheduling, so a leaked setting would make records differ from run to run."""
+    global _pristine_config
+    import warp as wp
+
+    values = {k: v for k, v in vars(wp.config).items() if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
+    if _pristine_config is None:
+        _pristine_config = values
+    for key, value in _pristine_config.items():
+        if values.get(key) is not value:
+            setattr(wp.config, key, value)
 
 
 class SourceSlicer:

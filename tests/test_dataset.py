@@ -479,3 +479,16 @@ def test_committed_sample_is_valid_small_carded_and_uncontaminated():
         assert meta["configs"][0]["data_files"] == [{"split": "records", "path": "records/*.jsonl"}]
     assert all(r["provenance"]["source"]["license"] == "Apache-2.0" for r in iter_records(SAMPLE / REAL))
     assert contamination(SAMPLE / REAL, [SAMPLE / backend for backend, _, _ in CAMPAIGNS]) == []
+
+
+def test_sample_swap_replaces_the_old_sample_whole(tmp_path):
+    from fuzzer.sample import _swap
+
+    out, new = tmp_path / "sample", tmp_path / ".sample-new"
+    (out / "cpu").mkdir(parents=True)
+    (out / "cpu" / "stale.jsonl").write_text("old")
+    (new / "cpu").mkdir(parents=True)
+    (new / "cpu" / "records.jsonl").write_text("new")
+    _swap(new, out)
+    assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["cpu", "cpu/records.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]  # no temp or old directory left
