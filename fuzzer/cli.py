@@ -239,6 +239,17 @@ def cmd_replay(args) -> int:
     return replay_command(args.file, args.backend, as_json=args.json, workers=args.workers, kernel_timeout=args.kernel_timeout)
 
 
+def cmd_report(args) -> int:
+    from fuzzer.report import load_benchmark, render_report
+
+    for d in args.dirs:
+        _require_corpus(d)
+    benchmark = load_benchmark(Path(args.benchmark)) if args.benchmark else None
+    path = render_report([Path(d) for d in args.dirs], Path(args.out), benchmark=benchmark)
+    print(f"wrote {path} and its figures")
+    return 0
+
+
 def _require_corpus(d: str):
     if not (Path(d) / "manifest.json").exists():
         raise WarpfuzzError(f"{d}: no manifest.json; not a warpfuzz corpus")
@@ -329,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--kernel-timeout", type=positive_int("--kernel-timeout"), default=30,
                     help="seconds one kernel may run its oracles before it is labelled timeout (default 30)")
     rp.set_defaults(func=cmd_replay)
+
+    rep = sub.add_parser("report", help="render the chief scientist's report (Markdown + PNG figures) from corpora")
+    rep.add_argument("dirs", nargs="+", metavar="DIR")
+    rep.add_argument("--out", required=True, help="output folder (chief_scientist_report.md, figures/)")
+    rep.add_argument("--benchmark", help="output of benchmarks/throughput.py (its RESULT line) to add throughput figures")
+    rep.set_defaults(func=cmd_report)
 
     pl = sub.add_parser("plugins", help="list installed grammar and backend plugins")
     pl.set_defaults(func=cmd_plugins)

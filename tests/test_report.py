@@ -256,3 +256,21 @@ def test_bad_inputs_are_one_line_errors(tmp_path, corpora):
     twin.mkdir(parents=True)
     with pytest.raises(WarpfuzzError, match="share the name"):
         render_report([generated, twin], tmp_path / "out")
+
+
+def test_report_command_writes_the_same_report_as_render_report(report, corpora, tmp_path, capsys):
+    bench = tmp_path / "bench.txt"
+    bench.write_text("(a) pipeline ...\nRESULT " + " ".join(f"{k}={v}" for k, v in BENCHMARK.items()) + "\n")
+    out = tmp_path / "report"
+    capsys.readouterr()
+    assert cli.main(["report", *map(str, corpora), "--out", str(out), "--benchmark", str(bench)]) == 0
+    assert "chief_scientist_report.md" in capsys.readouterr().out
+    assert (out / "chief_scientist_report.md").read_text() == report.read_text()
+    assert sorted(p.name for p in (out / FIGURES).iterdir()) == sorted(p.name for p in (report.parent / FIGURES).iterdir())
+
+
+def test_report_command_refuses_a_folder_that_is_not_a_corpus(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a warpfuzz corpus" in err[0]
+    assert not (tmp_path / "out").exists()
