@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SIZE ?= 200MB
-SEED ?= 0
+SEED ?= 7
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: dataset test venv sample benchmark clean-venv
