@@ -5,7 +5,8 @@ in commit order. The schema (:data:`SCHEMA`) is fixed, so every export of every 
 columns and types: ``ir`` is a struct whose optional levels are null where a record lacks them,
 ``ir.ptx_by_arch`` a list of ``{arch, ptx}`` sorted by arch, and ``provenance.options`` /
 ``provenance.oracles`` canonical JSON text (their keys vary by backend and oracle), and
-``provenance.source`` (path, origin, license) null except for extracted kernels. A record field
+``provenance.generic_hash`` null except for generic overload instances and ``provenance.source``
+(path, origin, license) null except for extracted kernels. A record field
 the schema does not know is an error, not a silent drop. Records without ``cluster_id``/``split`` get them here, exactly as the
 campaign would (``fuzzer.neardup``, ``fuzzer.splits``).
 """
@@ -45,6 +46,7 @@ PROVENANCE_TYPE = pa.struct(
         pa.field("index", pa.int64()),
     ]
     + [pa.field(f, _STR) for f in PROVENANCE_JSON_FIELDS]
+    + [pa.field("generic_hash", _STR)]  # an overload instance's drawn (generic) source's hash
     + [pa.field("source", SOURCE_TYPE)]
 )
 SCHEMA = pa.schema(

@@ -465,7 +465,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "corpus" / "sample"
 
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="no committed corpus/sample")
-def test_committed_sample_is_valid_small_carded_and_uncontaminated():
+def test_committed_sample_is_valid_small_carded_exportable_and_uncontaminated(tmp_path):
     from fuzzer.sample import CAMPAIGNS, MAX_BYTES, REAL, directory_bytes
     from fuzzer.shards import validate_corpus
 
@@ -475,6 +475,7 @@ def test_committed_sample_is_valid_small_carded_and_uncontaminated():
     for name in names:
         count, problems = validate_corpus(SAMPLE / name)
         assert count and problems == [], (name, problems[:3])
+        assert sum(part["records"] for part in export_parquet(SAMPLE / name, tmp_path / name).values()) == count
         meta = _front_matter((SAMPLE / name / "README.md").read_text(encoding="utf-8"))
         assert meta["configs"][0]["data_files"] == [{"split": "records", "path": "records/*.jsonl"}]
     assert all(r["provenance"]["source"]["license"] == "Apache-2.0" for r in iter_records(SAMPLE / REAL))
