@@ -106,6 +106,7 @@ class Campaign:
         self.backend = plugins.backend(config.backend).configure(config.ir_levels, config.archs)
         self.grammar_specs = plugins.grammars(config.grammars or None)
         config.grammars = [g.name for g in self.grammar_specs]
+        _preflight_executor(config)  # a bad executor or cluster address: one line, nothing written
         self.warp_version = version("warp-lang")
         self.writer = CorpusWriter(config.out, config.settings(self.warp_version))
         state = self.writer.state
@@ -436,6 +437,15 @@ class Campaign:
         atomic_write(self.config.out / "stats.json", (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode())
         if self.config.progress:
             self.config.progress(stats)
+
+
+def _preflight_executor(config: CampaignConfig) -> None:
+    if config.executor == "ray":
+        from fuzzer.ray_executor import preflight
+
+        preflight(config.address)
+    elif config.executor != "local":
+        raise WarpfuzzError(f"unknown executor {config.executor!r} (choose local or ray)")
 
 
 def _source_hash(source: str) -> str:

@@ -150,6 +150,17 @@ class RayPool:
         return fresh
 
 
+def preflight(address: str | None) -> None:
+    """The checks a campaign makes before it writes anything: ray importable, the cluster reachable."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise WarpfuzzError("--executor ray needs the ray extra: pip install '.[ray]'") from None
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        _check_reachable(address)
+
+
 def _check_reachable(address: str):
     """Fail fast on a ``host:port`` nobody listens on: Ray itself retries such an address for minutes."""
     host, sep, port = address.rpartition(":")

@@ -104,3 +104,18 @@ def test_missing_ray_is_a_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
     with pytest.raises(WarpfuzzError, match=r"--executor ray needs the ray extra: pip install '\.\[ray\]'"):
         make_executor(CampaignConfig(backend="cpu", out=tmp_path, executor="ray"))
+
+
+def test_a_campaign_with_an_unreachable_cluster_writes_nothing(tmp_path, capsys):
+    pytest.importorskip("ray")
+    from fuzzer import cli
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "corpus"
+    code = cli.main(["campaign", "--backend", "cpu", "--out", str(out), "--count", "2", "--executor", "ray",
+                     "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "cannot reach the Ray cluster" in err[0]
+    assert not out.exists()
