@@ -25,7 +25,7 @@ from fuzzer.record import record_id
 from fuzzer.shards import CorpusWriter, atomic_write, iter_records
 from fuzzer.splits import split_for
 
-GENERATOR_VERSION = "0.1.0"
+GENERATOR_VERSION = "0.2.0"
 ROUND_SIZE = 100
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25

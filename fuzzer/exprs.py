@@ -32,8 +32,10 @@ TOTAL_BUILTINS = frozenset(
 _UNSAFE_INT = frozenset({"div", "mod", "floordiv", "lshift", "rshift", "cw_div"})
 # Integer parameters that Warp uses as a modulus or a range width: drawn as positive literals
 # (``randi(state, lo, hi)`` takes ``% (hi - lo)``; ``pnoise`` takes its periods modulo).
-_POSITIVE_INT_ARGS = {"pnoise": ("px", "py", "pz", "pt")}
-_RANGE_INT_ARGS = {"randi": ("low", "high")}
+# ``curlnoise`` loops ``octaves`` times: a computed uint32 can wrap to billions (a hang).
+_POSITIVE_INT_ARGS = {"pnoise": ("px", "py", "pz", "pt"), "curlnoise": ("octaves",)}
+# ``randi``/``randu(state, lo, hi)`` take ``% (hi - lo)``: literals with lo < hi (else SIGFPE)
+_RANGE_INT_ARGS = {"randi": ("low", "high"), "randu": ("low", "high")}
 # Axis indices: Warp indexes a 3-vector with them unchecked (an arbitrary int crashes the launch).
 _AXIS_INT_ARGS = {"quat_from_euler": ("i", "j", "k")}
 
@@ -234,10 +236,11 @@ class ExprGen:
                 # a generator state comes from rand_init, as Warp's own samples seed it
                 args.append(f"wp.rand_init({self.expr('int32', scope, depth)})")
             elif ranged and pname == ranged[0]:
-                low = self.draw(st.integers(-8, 8))
-                args.append(str(low))
+                low = self.draw(st.integers(0 if t.startswith("uint") else -8, 8))
+                args.append(str(low) if t == "int32" else f"{TYPES[t].annotation}({low})")
             elif pname in ranged:
-                args.append(str(low + self.draw(st.integers(1, 16))))
+                high = low + self.draw(st.integers(1, 16))
+                args.append(str(high) if t == "int32" else f"{TYPES[t].annotation}({high})")
             else:
                 args.append(self.expr(t, scope, depth))
         return args
