@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from fuzzer import outcomes
 from fuzzer.errors import WarpfuzzError
 
 EXTRACT_GRAMMAR = "extracted"
@@ -110,9 +111,12 @@ def write_extracted(result: dict, path: Path, configured, out: Path) -> dict:
     records, failures = [], []
     for item in result["kernels"]:
         if item["outcome"] != "ok":
+            diagnostic = outcomes.portable_text(item.get("diagnostic", ""))
+            message = outcomes.first_native_error(diagnostic) or diagnostic[:300] if item["outcome"] == outcomes.NATIVE_COMPILE_ERROR else diagnostic
             failures.append({"backend": backend, "kernel_name": item["kernel_name"], "python_source": item.get("python_source", ""),
-                             "label": item["outcome"], "exc_type": item.get("exc_type", ""), "diagnostic": item.get("diagnostic", "")[:4000],
-                             "where": item.get("where", ""), "provenance": {"source": source_info}})
+                             "label": item["outcome"], "exc_type": item.get("exc_type", ""), "diagnostic": diagnostic[:4000],
+                             "where": item.get("where", ""), "provenance": {"source": source_info},
+                             "signature": outcomes.signature(item["outcome"], item.get("exc_type", ""), message, item.get("where", ""))})
             continue
         digest = source_hash(item["python_source"])
         if digest in seen:
