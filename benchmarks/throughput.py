@@ -53,7 +53,7 @@ def run_pipeline(out: Path, kernels: int, seed: int, workers: int) -> tuple[floa
 def _init_warp(opt_level: int | None):
     import warp as wp
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING  # Warp 1.19: no banner, no per-module load lines
     wp.config.kernel_cache_dir = tempfile.mkdtemp(prefix="bench-cache-")
     wp.config.enable_cpu_blocks = False
     wp.config.optimization_level = opt_level
@@ -108,7 +108,7 @@ def _naive(sources: list[str], result_path: str):
     import warp as wp
 
     started = time.perf_counter()
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING  # Warp 1.19: no banner, no per-module load lines
     wp.config.kernel_cache_dir = tempfile.mkdtemp(prefix="bench-naive-")
     wp.init()
     directory = tempfile.mkdtemp(prefix="bench-naive-src-")

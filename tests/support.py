@@ -81,3 +81,15 @@ def copy_corpus(corpus: Path, dest: Path) -> Path:
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``root``: its bytes and modification time, to prove nothing changed."""
     return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def communicate_all(procs, timeout: float) -> list[str]:
+    """Wait for every process (started together, so they run side by side) and return their
+    outputs; any still running when one times out is killed, so a test never leaves one behind."""
+    try:
+        return [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -19,6 +19,7 @@ import pytest
 from fuzzer.campaign import CampaignConfig, make_executor
 from fuzzer.errors import WarpfuzzError
 from fuzzer.shards import STREAMS
+from support import communicate_all
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,13 +76,7 @@ def _streams(out: Path) -> dict[str, bytes]:
 def test_ray_executor_makes_the_same_records_as_the_local_pool(ray_address, tmp_path):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
     procs = [_campaign(local), _campaign(on_ray, "--executor", "ray", "--address", ray_address)]
-    try:
-        outputs = [p.communicate(timeout=240)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    outputs = communicate_all(procs, timeout=240)
     for p, output in zip(procs, outputs):
         assert p.returncode == 0, output
     assert _streams(on_ray) == _streams(local)

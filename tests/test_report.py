@@ -23,6 +23,7 @@ from fuzzer.errors import WarpfuzzError
 from fuzzer.report import BENCHMARK_SCRIPT, FIGURES, load_benchmark, prose_words, render_report
 from fuzzer.shards import iter_records
 from fuzzer.splits import SPLIT_NAMES
+from support import communicate_all
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -61,13 +62,7 @@ def corpora(tmp_path_factory) -> tuple[Path, Path]:
                   "--grammar", "elementwise", "--workers", "2", "--oracles", "run"),
         _warpfuzz("extract", str(source), "--backend", "cpu", "--out", str(extracted)),
     ]
-    try:
-        outputs = [p.communicate(timeout=300)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    outputs = communicate_all(procs, timeout=300)
     for p, output in zip(procs, outputs):
         assert p.returncode == 0, output
     return generated, extracted
