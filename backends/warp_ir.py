@@ -51,6 +51,78 @@ def init_warp(cache_dir: str | None = None):
     return wp
 
 
+# ---------------------------------------------------------------------------------------------
+# Precompiled headers, shared between worker processes and campaigns
+
+
+def pch_cache_dir() -> str:
+    """Where finished precompiled headers are kept: ``$WARPFUZZ_CACHE_DIR/pch/<key>`` (default
+    ``~/.cache/warpfuzz``), ``<key>`` naming the Warp build whose headers they were made from."""
+    import hashlib
+
+    import warp
+
+    root = os.environ.get("WARPFUZZ_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "warpfuzz")
+    native = os.path.join(os.path.dirname(warp.__file__), "native")
+    stamp = f"{warp.__version__}|{native}|{_mtime(os.path.join(native, 'builtin.h'))}"
+    return os.path.join(root, "pch", warp.__version__ + "-" + hashlib.sha256(stamp.encode()).hexdigest()[:12])
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+class PchCache:
+    """Warp builds clang's and NVRTC's precompiled header (about 4 s each) in a private directory
+    per process and never reuses it. A worker seeds its private directory from the shared cache
+    when it starts and publishes what it built after each job (copy to a temp name, then an atomic
+    rename), so a header is built once per machine, not once per worker. A header that fails to
+    copy is simply rebuilt by Warp: the cache only ever saves time."""
+
+    def __init__(self, shared: str | None = None, private: str | None = None):
+        if private is None:
+            from warp._src.context import runtime
+
+            private = runtime.get_clang_pch_dir()  # this thread's: the worker compiles on its main thread
+        self.private = private
+        self.shared = shared or pch_cache_dir()
+        self.seeded = self._copy_new(self.shared, self.private, atomic=False)
+
+    def publish(self) -> int:
+        return self._copy_new(self.private, self.shared, atomic=True)
+
+    @staticmethod
+    def _copy_new(src: str, dst: str, atomic: bool) -> int:
+        import shutil
+
+        try:
+            names = [n for n in os.listdir(src) if n.endswith(".pch") and not n.startswith(".")]
+            os.makedirs(dst, exist_ok=True)
+            have = set(os.listdir(dst))
+        except OSError:
+            return 0
+        copied = 0
+        for name in names:
+            if name in have:
+                continue
+            target = os.path.join(dst, f".{name}.{os.getpid()}.tmp" if atomic else name)
+            try:
+                shutil.copyfile(os.path.join(src, name), target)
+                if atomic:
+                    os.replace(target, os.path.join(dst, name))
+                copied += 1
+            except OSError:
+                try:
+                    os.remove(target)
+                except OSError:
+                    pass
+        return copied
+
+
 def warp_version() -> str:
     import warp
 

@@ -89,7 +89,7 @@ def _compile_batch(sources: list[str]) -> int:
 def run_limit(records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:
     groups: dict[str, list[str]] = {}
     for r in records:
-        groups.setdefault(batch_group(r["python_source"]), []).append(r["python_source"])
+        groups.setdefault(batch_group(r["python_source"], "cpu"), []).append(r["python_source"])
     batches = [members[i : i + batch] for _, members in sorted(groups.items()) for i in range(0, len(members), batch)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_warp, initargs=(opt_level,)) as pool:

@@ -29,7 +29,7 @@ GENERATOR_VERSION = "0.2.0"
 ROUND_SIZE = 100
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25
-COMPILE_BATCH = 25
+COMPILE_BATCH = 50
 
 
 @dataclass
@@ -213,9 +213,11 @@ class Campaign:
         return survivors
 
     def _compile_jobs(self, survivors: list[dict]) -> list[Job]:
+        from fuzzer.pipeline import batch_group
+
         groups: dict[str, list[dict]] = {}
         for cand in survivors:
-            groups.setdefault(cand["batch_group"], []).append(cand)
+            groups.setdefault(batch_group(cand["source"], self.backend.device), []).append(cand)
         jobs = []
         for _, members in sorted(groups.items()):
             for i in range(0, len(members), self.config.batch_size):

@@ -59,23 +59,27 @@ def draw_candidate(grammar_names: list[str], plan: dict, seed: int, index: int, 
             "launch_dim": list(model.launch_dim),
             "math_total": model.math_total,
         },
-        "batch_group": batch_group(normalized.source),
         "buffer": drawn.buffer.hex(),
     }
 
 
-def batch_group(source: str) -> str:
-    """Kernels compile together only if they share module options and none is generic (a generic
-    kernel turns off ``strip_hash`` for its whole module, which would rename its neighbours)."""
-    options = [line for line in source.splitlines() if line.startswith("wp.set_module_options(")]
+def batch_group(source: str, device: str | None = None) -> str:
+    """Kernels compile together only if they share module options, and generic kernels only with
+    generic kernels (a generic kernel turns off ``strip_hash`` for its whole module, which would
+    rename a non-generic neighbour; an overload's own name hash does not depend on its siblings).
+    On the CPU ``block_dim`` is always 1 (see ``backends.warp_ir.prepare_module``), so a module
+    option that only sets it does not split a CPU batch."""
+    options = []
+    for line in source.splitlines():
+        if line.startswith("wp.set_module_options("):
+            if device == "cpu":
+                set_options = ast.literal_eval(line[len("wp.set_module_options(") : line.rindex(")")])
+                set_options.pop("block_dim", None)
+                line = repr(sorted(set_options.items())) if set_options else ""
+            if line:
+                options.append(line)
     generic = "wp.overload" in source or "typing.Any" in source or "wp.Any" in source
-    return json.dumps({"options": options, "generic": generic, "key": hash_of(source) if generic else ""})
-
-
-def hash_of(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json.dumps({"options": options, "generic": generic})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ class RayPool:
         # the worker sees the node's GPUs as a local worker would (for the cuda oracle), although
         # the actor claims none: some Ray versions would hide them from an actor without GPUs
         env = {"RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES": "1"}
+        if os.environ.get("WARPFUZZ_CACHE_DIR"):  # the precompiled-header cache, where it was moved
+            env["WARPFUZZ_CACHE_DIR"] = os.environ["WARPFUZZ_CACHE_DIR"]
         slot = self._ray.remote(num_cpus=1, max_restarts=0, runtime_env={"env_vars": env})(_Slot)
         return slot.remote(self.kernel_timeout, self.recycle_after)
 

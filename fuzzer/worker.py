@@ -71,9 +71,10 @@ def main(argv: list[str]) -> int:
     home = argv[0]
     _open_channel()
     os.makedirs(os.path.join(home, "scratch"), exist_ok=True)
-    from backends.warp_ir import init_warp
+    from backends.warp_ir import PchCache, init_warp
 
     init_warp(os.path.join(home, "kernel-cache"))
+    pch = PchCache()
     handlers = {
         "generate": generate,
         "compile": lambda j: compile_batch(j, home),
@@ -88,6 +89,8 @@ def main(argv: list[str]) -> int:
             result["status"] = "ok"
         except Exception as exc:  # a bug in warpfuzz itself: report it, keep serving
             result = {"status": "error", "diagnostic": "".join(traceback.format_exception(exc))[-4000:]}
+        if job["op"] != "generate":
+            pch.publish()
         result["id"] = job["id"]
         result["seconds"] = round(time.perf_counter() - started, 4)
         _PROTOCOL.write(json.dumps(result) + "\n")

@@ -3,11 +3,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from support import Warpfuzz
+
+
+def pytest_configure(config):
+    """Workers share precompiled headers through a cache (``backends.warp_ir.PchCache``); the tests
+    keep theirs in a temp dir of the session, which every subprocess inherits, not in ~/.cache."""
+    os.environ["WARPFUZZ_CACHE_DIR"] = config._warpfuzz_cache = tempfile.mkdtemp(prefix="warpfuzz-test-cache-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_warpfuzz_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

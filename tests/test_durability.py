@@ -114,3 +114,31 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(warpfuzz, campaign_c
     shards_on_disk = {str(p.relative_to(out)) for stream in manifest["streams"] for p in (out / stream).glob("*")}
     assert shards_on_disk == listed
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_workers_share_precompiled_headers_through_the_cache(campaign_corpus, tmp_path):
+    """The session's campaigns published clang's precompiled header to the cache (whole files, no
+    temp names left); a new worker's private directory is seeded from it, nothing overwritten."""
+    from backends.warp_ir import PchCache, pch_cache_dir
+
+    campaign_corpus("cpu")
+    shared = Path(pch_cache_dir())
+    assert shared.is_relative_to(os.environ["WARPFUZZ_CACHE_DIR"])
+    published = sorted(p.name for p in shared.iterdir())
+    assert published and all(n.startswith("builtin_") and n.endswith(".pch") for n in published), published
+    assert all((shared / n).stat().st_size > 1_000_000 for n in published)
+
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / published[0]).write_bytes(b"built here")  # a header the worker made itself is kept
+    cache = PchCache(private=str(private))
+    assert cache.seeded == len(published) - 1
+    assert (private / published[0]).read_bytes() == b"built here"
+    assert sorted(p.name for p in private.iterdir()) == published
+
+    (private / "builtin_bd7_new.pch").write_bytes(b"x" * 10)
+    (private / "notes.txt").write_text("not a header")
+    assert cache.publish() == 1 and cache.publish() == 0
+    assert (shared / "builtin_bd7_new.pch").read_bytes() == b"x" * 10
+    assert not (shared / "notes.txt").exists() and not [p for p in shared.iterdir() if p.name.startswith(".")]
+    (shared / "builtin_bd7_new.pch").unlink()  # the session's other campaigns must not seed it

@@ -17,14 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fuzzer import outcomes
 from fuzzer.exprs import Plan
 from fuzzer.grammar import kernel_models
 from fuzzer.normalize import normalize
-from fuzzer.pipeline import draw_candidate
+from fuzzer.pipeline import batch_group, draw_candidate
 from fuzzer.plugins import grammar_names, grammars
 from fuzzer.pool import Job, LocalPool
 from fuzzer.record import dumps, validate_record
@@ -52,15 +52,18 @@ def two_workers(tmp_path_factory):
             yield first, second
 
 
-def _batch_mates(seed: int, pick: int) -> tuple[dict, list[dict]]:
-    """A kernel of ``seed`` and up to two others that the campaign could compile with it."""
+def _batch_mates(seed: int, pick: int, generic: bool = False) -> tuple[dict, list[dict]]:
+    """A kernel of ``seed`` and up to two others that the campaign could compile with it on both
+    backends; with ``generic``, generic kernels (the grammar of that name draws only those)."""
     plan, cache = Plan().to_json(), {}
+    names = ["generics"] if generic else grammar_names()
     groups: dict[str, list[dict]] = {}
     for index in range(12):
-        cand = draw_candidate(grammar_names(), plan, seed, index, cache)
+        cand = draw_candidate(names, plan, seed, index, cache)
         if "error" not in cand:
-            groups.setdefault(cand["batch_group"], []).append(cand)
+            groups.setdefault(batch_group(cand["source"]), []).append(cand)
     group = max(groups.values(), key=len)
+    assert json.loads(batch_group(group[0]["source"]))["generic"] == generic
     kernel = group[pick % len(group)]
     return kernel, [c for c in group if c is not kernel][:2]
 
@@ -86,9 +89,10 @@ def _entry(backend: str, name: str) -> str:
 
 
 @FEW
-@given(seed=st.integers(0, 10_000), pick=st.integers(0, 1_000))
-def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers, seed, pick):
-    kernel, mates = _batch_mates(seed, pick)
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 1_000), generic=st.booleans())
+@example(seed=17, pick=17, generic=True)  # generic kernels batch with each other: always check one
+def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers, seed, pick, generic):
+    kernel, mates = _batch_mates(seed, pick, generic)
     batch = mates[:1] + [kernel] + mates[1:]
     alone_pool, batch_pool = two_workers if pick % 2 else two_workers[::-1]
     alone_jobs = [_compile_job(b, [kernel]) for b in ("cpu", "cuda")]
@@ -97,19 +101,20 @@ def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers,
         alone, together = run.map(_results, (alone_pool, batch_pool), (alone_jobs, batch_jobs))
 
     for backend in ("cpu", "cuda"):
-        (a,) = alone[(backend, kernel["hash"])]
-        (b,) = together[(backend, kernel["hash"])]
-        assert a["outcome"] == b["outcome"], (a.get("diagnostic"), b.get("diagnostic"))
-        if a["outcome"] != outcomes.OK:
-            continue
-        assert a["kernel_name"] == b["kernel_name"]
-        assert set(a["ir"]) == set(b["ir"]) >= {"forward", "backward", "support"}
-        for field in a["ir"]:
-            assert a["ir"][field] == b["ir"][field], f"{backend} ir.{field} of {kernel['kernel_name']} depends on its batch"
-        assert _entry(backend, a["kernel_name"]) in a["ir"]["forward"]
-        assert _entry(backend, a["kernel_name"]) not in a["ir"]["support"] + a["ir"]["backward"]
-        if backend == "cuda":
-            assert f".entry {a['kernel_name']}_cuda_kernel_forward(" in a["ir"]["ptx"]
+        instances = alone[(backend, kernel["hash"])]  # a generic kernel: one result per overload
+        assert len(instances) == len(together[(backend, kernel["hash"])]) == (1 if not generic else len(instances))
+        for a, b in zip(instances, together[(backend, kernel["hash"])]):
+            assert a["outcome"] == b["outcome"], (a.get("diagnostic"), b.get("diagnostic"))
+            if a["outcome"] != outcomes.OK:
+                continue
+            assert (a["kernel_name"], a["instance"]) == (b["kernel_name"], b["instance"])
+            assert set(a["ir"]) == set(b["ir"]) >= {"forward", "backward", "support"}
+            for field in a["ir"]:
+                assert a["ir"][field] == b["ir"][field], f"{backend} ir.{field} of {a['kernel_name']} depends on its batch"
+            assert _entry(backend, a["kernel_name"]) in a["ir"]["forward"]
+            assert _entry(backend, a["kernel_name"]) not in a["ir"]["support"] + a["ir"]["backward"]
+            if backend == "cuda":
+                assert f".entry {a['kernel_name']}_cuda_kernel_forward(" in a["ir"]["ptx"]
 
 
 # ---------------------------------------------------------------------------------------------
