@@ -207,6 +207,7 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
     source = builder.codegen(device)
     marker = cg.codegen_cast_macros
     body = clean_cpp(source[source.index(marker) + len(marker) :])
+    ComposedCodegen.of(wmodule).add(kernel, opts, builder)
     name = kernel.get_mangled_name()
     if device == "cpu":
         fwd_name, bwd_name = f"{name}_cpu_kernel_forward", f"{name}_cpu_kernel_backward"
@@ -223,6 +224,71 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
         "support": support,
         "entries": [fwd_name] + ([bwd_name] if bwd else []),
     }
+
+
+class ComposedCodegen:
+    """The module's codegen made from its kernels' isolated builds.
+
+    ``kernel_ir`` has already built every kernel's adjoint on its own (the expensive, Python half
+    of codegen); Warp's ``Module.load`` would build them all again for the whole module. Installed
+    as the module's ``_run_codegen``, this merges the isolated builders instead (kernels in the
+    module's order, each function and struct once, in order of first use, as Warp's own module
+    builder collects them) and has Warp print that: the same source, without the second build. It
+    falls back to Warp's own codegen whenever a kernel of the build was not captured with the
+    build's options (another device, arch or block size)."""
+
+    # options that reach the native compiler but not the generated source
+    NOT_CODEGEN = ("optimization_level", "cpu_compiler_flags")
+    _COLLECTIONS = ("functions", "structs", "native_types", "fatbins", "ltoirs", "ltoirs_decl", "shared_memory_bytes")
+
+    def __init__(self, wmodule):
+        self.wmodule = wmodule
+        self.builders: dict[str, dict] = {}  # options key -> {kernel: its isolated ModuleBuilder}
+
+    @classmethod
+    def of(cls, wmodule) -> "ComposedCodegen":
+        composer = wmodule.__dict__.get("_run_codegen")
+        if not isinstance(composer, cls):
+            composer = wmodule._run_codegen = cls(wmodule)
+        return composer
+
+    @classmethod
+    def _key(cls, options: dict) -> str:
+        return repr(sorted((k, repr(v)) for k, v in options.items() if k not in cls.NOT_CODEGEN))
+
+    def add(self, kernel, options: dict, builder) -> None:
+        self.builders.setdefault(self._key(options), {})[kernel] = builder
+
+    def merged(self, options: dict):
+        """One builder holding every kernel of the build, or None if one was not captured."""
+        import copy
+
+        builders = self.builders.get(self._key(options), {})
+        hasher = self.wmodule.hashers.get(options["block_dim"])
+        kernels = list(hasher.get_unique_kernels()) if hasher is not None else []
+        if not kernels or any(k not in builders for k in kernels):
+            return None
+        merged = copy.copy(builders[kernels[0]])
+        merged.options = options
+        merged.kernels = kernels
+        merged.deferred_functions = []
+        for name in self._COLLECTIONS:
+            collection = {}
+            for k in kernels:
+                for key, value in getattr(builders[k], name).items():
+                    collection.setdefault(key, value)
+            setattr(merged, name, collection)
+        merged._propagate_used_by_backward_kernel()
+        merged._propagate_backward_shared_memory()
+        return merged
+
+    def __call__(self, options: dict, is_cpu: bool):
+        merged = self.merged(options)
+        if merged is None:
+            return type(self.wmodule)._run_codegen(self.wmodule, options, is_cpu)
+        source = merged.codegen("cpu" if is_cpu else "cuda")
+        ltoirs, fatbins = merged.get_link_inputs()
+        return source, "cpp" if is_cpu else "cu", merged.build_meta(), ltoirs, fatbins
 
 
 def _function_span(text: str, func_name: str) -> tuple[int, int]:

@@ -250,3 +250,65 @@ def test_every_recorded_kernel_imports_and_launches_on_the_cpu(records, tmp_path
     failed = {f"{by_name[n]['kernel_type']} {by_name[n]['kernel_name']}": why for n, why in report.items() if why != "ok"}
     assert not failed
     assert len(report) == len(by_name) >= 20
+
+
+# ---------------------------------------------------------------------------------------------
+# the module a batch compiles is Warp's own codegen, made from the isolated builds
+
+
+@pytest.fixture(scope="module")
+def warp_here(tmp_path_factory):
+    from backends.warp_ir import init_warp
+
+    return init_warp(str(tmp_path_factory.mktemp("kernel-cache")))
+
+
+@FEW
+@given(seed=st.integers(0, 10_000))
+def test_batch_module_source_is_warps_own_codegen_without_a_second_build(warp_here, tmp_path_factory, monkeypatch, seed):
+    """The batch module is printed from the kernels' isolated builds (``ComposedCodegen``): its
+    source is byte-identical to what Warp's own module builder makes, on both backends, and the
+    CPU build that validates the batch builds no adjoint a second time."""
+    import warp._src.context as ctx
+
+    from backends import cpu, cuda
+    from backends.warp_ir import ComposedCodegen, kernel_instances, load_module, prepare_module, unload_module
+
+    directory = str(tmp_path_factory.mktemp("sources"))
+    cache: dict = {}
+    cands = [c for c in (draw_candidate(grammar_names(), Plan().to_json(), seed, i, cache) for i in range(16)) if "error" not in c]
+    for backend in (cpu.BACKEND, cuda.BACKEND):
+        groups: dict[str, list[dict]] = {}
+        for cand in cands:
+            groups.setdefault(batch_group(cand["source"], backend.device), []).append(cand)
+        for number, members in enumerate(sorted(groups.values(), key=len)):
+            name = f"composed_{seed}_{backend.name}_{number}"
+            _, wmodule = load_module("\n\n".join(c["source"] for c in members), name, directory)
+            try:
+                try:
+                    for kernel in kernel_instances(wmodule):
+                        backend.capture(wmodule, kernel)
+                except Exception:
+                    continue  # a kernel that fails codegen fails its batch: the campaign splits it off
+                prepare_module(wmodule, backend.device)
+                wmodule.hash_module()  # what a build does first: Warp's own hasher and options for the build
+                block_dim = wmodule.options["block_dim"]
+                hasher = wmodule.hashers[block_dim]
+                options = wmodule.resolved_options[block_dim] | {"output_arch": None if backend.device == "cpu" else 90}
+                merged = ComposedCodegen.of(wmodule).merged(options)
+                assert merged is not None
+                ours = merged.codegen(backend.device)
+                warps = ctx.ModuleBuilder(wmodule, options, hasher=hasher, target=backend.device).codegen(backend.device)
+                assert ours == warps, f"{backend.name} module of {len(members)} kernels differs from Warp's"
+                if backend is cpu.BACKEND and number == 0:  # one native build: the smallest batch
+                    builds = []
+                    monkeypatch.setattr(ctx.ModuleBuilder, "build_kernel", lambda self, k: builds.append(k))
+                    try:
+                        cpu.load_for_cpu(wmodule, 0)
+                    except Exception:
+                        pass  # a native compile error is beside the point here
+                    finally:
+                        monkeypatch.undo()
+                    assert builds == [], "the batch build ran Warp's codegen again"
+            finally:
+                unload_module(name)
