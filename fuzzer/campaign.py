@@ -25,11 +25,11 @@ from fuzzer.record import record_id
 from fuzzer.shards import CorpusWriter, atomic_write, iter_records
 from fuzzer.splits import split_for
 
-GENERATOR_VERSION = "0.2.0"
-ROUND_SIZE = 100
+GENERATOR_VERSION = "0.3.0"
+ROUND_SIZE = 200
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25
-COMPILE_BATCH = 50
+COMPILE_BATCH = 100
 
 
 @dataclass
@@ -158,9 +158,12 @@ class Campaign:
                 # near the target, compile only as many kernels (in index order) as should reach it;
                 # the rest of the round follows only if they fall short, so the records are the same
                 wave = self._first_wave(survivors)
-                last_round = len(wave) < len(survivors)
+                last_round = wave is not None
+                wave = survivors if wave is None else wave
                 # overlap: the next round's drawing only needs coverage committed up to this round - 1
-                results, next_candidates = self._compile(pool, self._compile_jobs(wave), None if last_round else self.round + 1)
+                # (not drawn when this round should reach the target: the workers compile instead)
+                jobs = self._compile_jobs(wave, min_jobs=self.config.workers if last_round else 1)
+                results, next_candidates = self._compile(pool, jobs, None if last_round else self.round + 1)
                 if last_round and not self._reaches_target(candidates, results):
                     results.update(self._compile(pool, self._compile_jobs(survivors[len(wave):]), None)[0])
                     next_candidates = None
@@ -212,16 +215,23 @@ class Campaign:
             survivors.append(cand)
         return survivors
 
-    def _compile_jobs(self, survivors: list[dict]) -> list[Job]:
+    def _compile_jobs(self, survivors: list[dict], min_jobs: int = 1) -> list[Job]:
+        """Batches of kernels that may share a module, as even as possible: at most ``batch_size``,
+        and at most a ``min_jobs``-th of all the kernels (so no worker idles through the last wave
+        while another compiles it alone). Batching never changes a record: the IR is captured per
+        kernel."""
         from fuzzer.pipeline import batch_group
 
         groups: dict[str, list[dict]] = {}
         for cand in survivors:
             groups.setdefault(batch_group(cand["source"], self.backend.device), []).append(cand)
+        cap = min(self.config.batch_size, max(8, -(-len(survivors) // max(1, min_jobs))))
+        counts = {key: -(-len(members) // cap) for key, members in groups.items()}
         jobs = []
-        for _, members in sorted(groups.items()):
-            for i in range(0, len(members), self.config.batch_size):
-                jobs.append(self._compile_job(members[i : i + self.config.batch_size]))
+        for key, members in sorted(groups.items()):
+            n = counts[key]
+            bounds = [len(members) * i // n for i in range(n + 1)]
+            jobs.extend(self._compile_job(members[lo:hi]) for lo, hi in zip(bounds, bounds[1:]))
         return jobs
 
     def _compile_job(self, members: list[dict]) -> Job:
@@ -244,15 +254,17 @@ class Campaign:
         """A batch may take: worker start-up and compile (generous) plus each kernel's oracles."""
         return 4 * self.config.kernel_timeout + kernels * max(2.0, self.config.kernel_timeout / 5)
 
-    def _first_wave(self, survivors: list[dict]) -> list[dict]:
+    def _first_wave(self, survivors: list[dict]) -> list[dict] | None:
+        """The first kernels of the round (in index order) that should reach the target, with a
+        margin; None when the round as a whole is not expected to reach it."""
         c = self.config
         if c.count is not None:
             needed = c.count - self.records
         else:
             per_record = self.bytes / self.records if self.records else 30_000
             needed = (c.size - self.bytes) / per_record
-        wanted = int(needed * 1.25) + c.batch_size
-        return survivors if wanted >= len(survivors) else survivors[:wanted]
+        wanted = int(needed * 1.1) + 4
+        return None if wanted > len(survivors) else survivors[:wanted]
 
     def _reaches_target(self, candidates: list[dict], results: dict) -> bool:
         """Whether committing now would reach the target before the first kernel not yet compiled."""

@@ -104,9 +104,9 @@ class StmtGen:
         inner = scope.child()
         inner.add(counter, "int32", readonly=True)
         bound = self.draw(st.integers(1, 6))
-        body = self.body(inner, nesting + 1, in_loop=True)
-        body.append(Line(f"{counter} += 1"))
-        # the counter is declared in the enclosing scope so the loop condition can read it
+        # the counter steps first, so a ``continue`` in the body cannot skip it (an endless loop);
+        # it is declared in the enclosing scope so the loop condition can read it
+        body = [Line(f"{counter} += 1")] + self.body(inner, nesting + 1, in_loop=True)
         return [Line(f"{counter} = int(0)"), Block(f"while {counter} < {bound}", body)]
 
     def _stmt_break(self, scope, nesting, in_loop):
