@@ -14,12 +14,14 @@ The steps (see shared/warp-notes.md for the measured facts behind each):
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 _FILE_COMMENT = re.compile(r"^[ \t]*// [^\n]*\.py:\d+\n", re.M)
 _LINE_TAG = re.compile(r"[ \t]*<L \d+>$", re.M)
@@ -375,22 +377,28 @@ def native_diagnostics(native: str, exc: BaseException) -> str:
 _PTX_HEADER = re.compile(r"^\s*(?:\.visible\s+|\.weak\s+)?(\.entry|\.func)\s+(?:\([^)]*\)\s*)?([A-Za-z_$][\w$]*)", re.M)
 
 
-def split_ptx(text: str) -> dict[str, str]:
-    """The PTX module's ``.entry`` and ``.func`` definitions by name (declarations are skipped)."""
+_BRACE = re.compile(r"[{}]")
+
+
+@functools.lru_cache(maxsize=4)
+def split_ptx(text: str) -> "MappingProxyType[str, str]":
+    """The PTX module's ``.entry`` and ``.func`` definitions by name (declarations are skipped).
+
+    Read-only and cached: every kernel of a batch looks its entries up in the same module PTX, so
+    the module is split once, not once per kernel."""
     out = {}
     for m in _PTX_HEADER.finditer(text):
         brace, semi = text.find("{", m.end()), text.find(";", m.end())
         if brace < 0 or (0 <= semi < brace and text[m.end():semi].count("(") == text[m.end():semi].count(")")):
             continue
-        depth, k = 0, brace
-        while k < len(text):
-            depth += text[k] == "{"
-            depth -= text[k] == "}"
+        depth, end = 0, len(text) - 1
+        for b in _BRACE.finditer(text, brace):
+            depth += 1 if b.group() == "{" else -1
             if depth == 0:
+                end = b.start()
                 break
-            k += 1
-        out[m.group(2)] = normalize_ptx(text[m.start() : k + 1])
-    return out
+        out[m.group(2)] = normalize_ptx(text[m.start() : end + 1])
+    return MappingProxyType(out)
 
 
 def normalize_ptx(entry: str) -> str:
