@@ -452,7 +452,7 @@ def test_committed_sample_is_valid_small_carded_exportable_and_uncontaminated(tm
     from fuzzer.sample import CAMPAIGNS, MAX_BYTES, REAL, directory_bytes
     from fuzzer.shards import validate_corpus
 
-    names = [backend for backend, _, _ in CAMPAIGNS] + [REAL]
+    names = [backend for backend, *_ in CAMPAIGNS] + [REAL]
     assert sorted(p.name for p in SAMPLE.iterdir()) == sorted(names)
     assert directory_bytes(SAMPLE) <= MAX_BYTES
     for name in names:
@@ -462,7 +462,7 @@ def test_committed_sample_is_valid_small_carded_exportable_and_uncontaminated(tm
         meta = _front_matter((SAMPLE / name / "README.md").read_text(encoding="utf-8"))
         assert meta["configs"][0]["data_files"] == [{"split": "records", "path": "records/*.jsonl"}]
     assert all(r["provenance"]["source"]["license"] == "Apache-2.0" for r in iter_records(SAMPLE / REAL))
-    assert contamination(SAMPLE / REAL, [SAMPLE / backend for backend, _, _ in CAMPAIGNS]) == []
+    assert contamination(SAMPLE / REAL, [SAMPLE / backend for backend, *_ in CAMPAIGNS]) == []
 
 
 def test_sample_swap_replaces_the_old_sample_whole(tmp_path):
