@@ -246,6 +246,7 @@ class ComposedCodegen:
     def __init__(self, wmodule):
         self.wmodule = wmodule
         self.builders: dict[str, dict] = {}  # options key -> {kernel: its isolated ModuleBuilder}
+        self.last_source = ""  # the source of the latest build (for mapping compiler errors to kernels)
 
     @classmethod
     def of(cls, wmodule) -> "ComposedCodegen":
@@ -287,8 +288,10 @@ class ComposedCodegen:
     def __call__(self, options: dict, is_cpu: bool):
         merged = self.merged(options)
         if merged is None:
-            return type(self.wmodule)._run_codegen(self.wmodule, options, is_cpu)
-        source = merged.codegen("cpu" if is_cpu else "cuda")
+            result = type(self.wmodule)._run_codegen(self.wmodule, options, is_cpu)
+            self.last_source = result[0]
+            return result
+        source = self.last_source = merged.codegen("cpu" if is_cpu else "cuda")
         ltoirs, fatbins = merged.get_link_inputs()
         return source, "cpp" if is_cpu else "cu", merged.build_meta(), ltoirs, fatbins
 

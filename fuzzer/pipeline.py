@@ -201,6 +201,15 @@ class _BatchContext:
         except NativeCompileError as exc:
             if len(kernels) == 1:
                 results[kernels[0]["key"]] = [_failure(kernels[0], outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", exc.diagnostics, "")]
+                return
+            # the compiler names the lines at fault: a kernel whose own code holds one is out, and
+            # the rest compile once more (bisection is for the errors no kernel owns)
+            blamed = _blamed_kernels(exc.diagnostics, kernels, wmodule)
+            rest = [k for k in kernels if k not in blamed]
+            if blamed and rest:
+                for kjob in blamed:
+                    results[kjob["key"]] = [_failure(kjob, outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", exc.diagnostics, "")]
+                self.run(rest, results)
             else:
                 half = len(kernels) // 2
                 self.run(kernels[:half], results)
@@ -238,6 +247,45 @@ class _BatchContext:
                     }
                 )
             results[kjob["key"]] = out
+
+
+_ERROR_LINE = re.compile(r"(?:\.cpp:(\d+):\d+|\.cu\((\d+)\)): (?:fatal )?error")
+_DEFINITION = re.compile(r"^[A-Za-z_][^;(]*?\b([A-Za-z_]\w*)\(")
+_SUFFIX = re.compile(r"_([0-9a-f]{8})(?![0-9a-f])")
+
+
+def _blamed_kernels(diagnostics: str, kernels: list[dict], wmodule) -> list[dict]:
+    """The kernels whose own code holds a line the native compiler reported an error on.
+
+    Every definition normalization made for one kernel's source carries that source's hash suffix
+    (``branching_ce76c13e``, ``func0_ce76c13e``...), and so does the native name Warp gives it: an
+    error inside such a function belongs to that kernel. An error elsewhere (a Warp library
+    function, the module header) blames nobody, and the batch is bisected instead."""
+    from backends.warp_ir import ComposedCodegen
+
+    source = ComposedCodegen.of(wmodule).last_source
+    if not source:
+        return []
+    lines = source.splitlines()
+    by_suffix = {}
+    for kjob in kernels:
+        m = _SUFFIX.search(kjob["kernel_name"])
+        if m:
+            by_suffix.setdefault(m.group(1), []).append(kjob)
+    blamed = []
+    for m in _ERROR_LINE.finditer(diagnostics):
+        number = int(m.group(1) or m.group(2))
+        owner = None
+        for line in reversed(lines[: min(number, len(lines))]):
+            found = _DEFINITION.match(line)
+            if found:
+                owner = found.group(1)
+                break
+        suffix = _SUFFIX.search(owner or "")
+        if not suffix or suffix.group(1) not in by_suffix:
+            return []  # an error no kernel owns: bisect
+        blamed.extend(k for k in by_suffix[suffix.group(1)] if k not in blamed)
+    return blamed
 
 
 def _prebuild_debug(wmodule):

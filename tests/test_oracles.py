@@ -216,3 +216,22 @@ def test_hints_from_the_generator_set_roles_and_launch_shape(load):
     inputs = synthesize(load("blowup", DIVIDES_BY_ZERO), hints, seed=0)
     assert inputs.dim == (8,) and inputs.math_total
     assert [(a.role, a.host.shape) for a in inputs.args] == [("inout", (8,)), ("out", (8,))]
+
+
+def test_a_native_compile_error_is_pinned_on_its_kernel_without_bisecting(load, monkeypatch, tmp_path):
+    """clang names the line at fault; the kernel whose code holds it is labelled, and its batch-mates
+    compile once more, together (two module builds, where bisecting would take five)."""
+    import fuzzer.pipeline as pipeline
+    from fuzzer.normalize import normalize
+
+    good = "import warp as wp\n\n@wp.kernel\ndef scale(a: wp.array(dtype=float)):\n    i = wp.tid()\n    a[i] = a[i] * {}.0\n"
+    sources = [normalize(good.format(1)), normalize((KNOWN / "const_intersect.py").read_text()), normalize(good.format(2)),
+               normalize(good.format(3))]
+    kernels = [{"key": n.hash, "source": n.source, "kernel_name": list(n.names.values())[-1], "hints": None} for n in sources]
+    builds = []
+    run = pipeline._BatchContext.run
+    monkeypatch.setattr(pipeline._BatchContext, "run", lambda self, batch, results: builds.append(len(batch)) or run(self, batch, results))
+    results = pipeline.compile_kernels({"backend": "cpu", "oracles": [], "seed": 0, "cpu_opt": 0, "kernels": kernels}, str(tmp_path))
+    assert [r["outcome"] for r in results] == [outcomes.OK, outcomes.NATIVE_COMPILE_ERROR, outcomes.OK, outcomes.OK]
+    assert "intersect_tri_tri" in results[1]["diagnostic"]
+    assert builds == [4, 3]
