@@ -53,7 +53,7 @@ class CampaignConfig:
     # None: 0 for data campaigns (oracles none/run), Warp's -O2 when grad/debug oracles judge it
     cpu_opt: int | None = None
     round_size: int = ROUND_SIZE
-    batch_size: int = COMPILE_BATCH
+    batch_size: int | None = None  # kernels per module at most; None: the backend's (COMPILE_BATCH for cpu)
     progress: object = None  # callable(stats dict) for live display
 
     def settings(self, warp_version: str) -> dict:
@@ -225,7 +225,8 @@ class Campaign:
         groups: dict[str, list[dict]] = {}
         for cand in survivors:
             groups.setdefault(batch_group(cand["source"], self.backend.device), []).append(cand)
-        cap = min(self.config.batch_size, max(8, -(-len(survivors) // max(1, min_jobs))))
+        limit = self.config.batch_size or getattr(self.backend, "compile_batch", COMPILE_BATCH)
+        cap = min(limit, max(8, -(-len(survivors) // max(1, min_jobs))))
         counts = {key: -(-len(members) // cap) for key, members in groups.items()}
         jobs = []
         for key, members in sorted(groups.items()):
