@@ -59,7 +59,7 @@ def build_sample(out: Path, *, workers: int = 2, log=print) -> dict:
         write_card(new / REAL, regenerate=REGENERATE)
         log(f"{REAL}: {totals['recorded']} records from {totals['kernels']} kernels in {totals['files']} files of warp/examples/core "
             f"({totals['files_failed']} files need modules not installed)")
-        report = contamination_report(new / REAL, [new / backend for backend, _, _ in CAMPAIGNS])
+        report = contamination_report(new / REAL, [new / backend for backend, *_ in CAMPAIGNS])
         log(f"contamination: {len(report['exact'])} exact, {len(report['near'])} near-duplicate overlaps of {REAL} with the campaigns")
         if report["exact"]:
             raise WarpfuzzError(f"{len(report['exact'])} real kernels share a normalized hash with the synthetic sample")
