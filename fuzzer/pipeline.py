@@ -202,13 +202,14 @@ class _BatchContext:
             if len(kernels) == 1:
                 results[kernels[0]["key"]] = [_failure(kernels[0], outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", exc.diagnostics, "")]
                 return
-            # the compiler names the lines at fault: a kernel whose own code holds one is out, and
-            # the rest compile once more (bisection is for the errors no kernel owns)
+            # the compiler names the lines at fault: a kernel whose own code holds one is built
+            # alone (which labels it, whatever the truth), and the rest compile once more together
+            # (bisection is for the errors no kernel owns)
             blamed = _blamed_kernels(exc.diagnostics, kernels, wmodule)
             rest = [k for k in kernels if k not in blamed]
             if blamed and rest:
                 for kjob in blamed:
-                    results[kjob["key"]] = [_failure(kjob, outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", exc.diagnostics, "")]
+                    self.run([kjob], results)
                 self.run(rest, results)
             else:
                 half = len(kernels) // 2
