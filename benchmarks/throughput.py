@@ -14,7 +14,8 @@
     read back from the kernel cache: a user's first script. ``--naive-kernels`` measures it on a
     prefix of the set (its rate is per kernel, so a prefix estimates it; the default is all).
 
-The line before it holds the same figures as JSON for ``warpfuzz report --benchmark``. The last line is ``RESULT pipeline=<a> limit=<b> naive=<c> ratio_vs_limit=<a/b> ratio_vs_naive=<a/c>``
+The line before it holds the same figures as JSON for ``warpfuzz report --benchmark``. The last
+line is ``RESULT pipeline=<a> limit=<b> naive=<c> ratio_vs_limit=<a/b> ratio_vs_naive=<a/c>``
 in pairs per second. Targets: ratio_vs_limit >= 0.85, ratio_vs_naive >= 4.
 """
 
@@ -34,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fuzzer.campaign import COMPILE_BATCH, CampaignConfig  # noqa: E402
+from fuzzer import plugins  # noqa: E402
+from fuzzer.campaign import CampaignConfig  # noqa: E402
 from fuzzer.pipeline import batch_group  # noqa: E402
 from fuzzer.shards import iter_records  # noqa: E402
 
@@ -157,9 +159,10 @@ def main(argv=None) -> int:
     print(f"(a) pipeline: {n} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s: {pipeline:.2f} pairs/s, "
           f"{nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
 
-    limit_seconds = run_limit(records, args.workers, COMPILE_BATCH, opt_level)
+    batch = plugins.backend("cpu").compile_batch
+    limit_seconds = run_limit(records, args.workers, batch, opt_level)
     limit = n / limit_seconds
-    print(f"(b) limit: {n} kernels in batches of {COMPILE_BATCH} on {args.workers} warm processes at -O{opt_level}, block_dim 1: "
+    print(f"(b) limit: {n} kernels in batches of {batch} on {args.workers} warm processes at -O{opt_level}, block_dim 1: "
           f"{limit_seconds:.1f} s: {limit:.2f} pairs/s")
 
     naive_set = records[: args.naive_kernels] if args.naive_kernels else records

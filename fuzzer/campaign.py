@@ -29,7 +29,6 @@ GENERATOR_VERSION = "0.3.0"
 ROUND_SIZE = 200
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25
-COMPILE_BATCH = 100
 
 
 @dataclass
@@ -53,7 +52,7 @@ class CampaignConfig:
     # None: 0 for data campaigns (oracles none/run), Warp's -O2 when grad/debug oracles judge it
     cpu_opt: int | None = None
     round_size: int = ROUND_SIZE
-    batch_size: int | None = None  # kernels per module at most; None: the backend's (COMPILE_BATCH for cpu)
+    batch_size: int | None = None  # kernels per module at most; None: the backend's ``compile_batch``
     progress: object = None  # callable(stats dict) for live display
 
     def settings(self, warp_version: str) -> dict:
@@ -225,12 +224,11 @@ class Campaign:
         groups: dict[str, list[dict]] = {}
         for cand in survivors:
             groups.setdefault(batch_group(cand["source"], self.backend.device), []).append(cand)
-        limit = self.config.batch_size or getattr(self.backend, "compile_batch", COMPILE_BATCH)
+        limit = self.config.batch_size or self.backend.compile_batch
         cap = min(limit, max(8, -(-len(survivors) // max(1, min_jobs))))
-        counts = {key: -(-len(members) // cap) for key, members in groups.items()}
         jobs = []
-        for key, members in sorted(groups.items()):
-            n = counts[key]
+        for _, members in sorted(groups.items()):
+            n = -(-len(members) // cap)
             bounds = [len(members) * i // n for i in range(n + 1)]
             jobs.extend(self._compile_job(members[lo:hi]) for lo, hi in zip(bounds, bounds[1:]))
         return jobs

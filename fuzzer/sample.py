@@ -3,8 +3,9 @@
 
 Three corpora, each with its dataset card: ``cpu`` and ``cuda`` (campaigns with fixed seeds and
 counts and default IR levels; the cuda one validated by NVRTC alone, as ``make dataset`` does)
-and ``real`` (``warpfuzz extract`` over the examples that warp-lang ships in ``warp/examples/core``, with each file's attribution and license), which must
-share no normalized hash with the other two. The counts keep the whole sample well under
+and ``real`` (``warpfuzz extract`` over the examples that warp-lang ships in
+``warp/examples/core``, with each file's attribution and license), which must share no
+normalized hash with the other two. The counts keep the whole sample well under
 :data:`MAX_BYTES`. Everything is built in a temp directory beside DIR and swapped in at the end,
 so a failed or interrupted run leaves the previous sample as it was.
 """
