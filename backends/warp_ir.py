@@ -206,10 +206,12 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
 
     opts = prepare_module(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
     builder = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device)
-    source = builder.codegen(device)
+    composer = ComposedCodegen.of(wmodule)
+    with composer.memo(opts):
+        source = builder.codegen(device)
     marker = cg.codegen_cast_macros
     body = clean_cpp(source[source.index(marker) + len(marker) :])
-    ComposedCodegen.of(wmodule).add(kernel, opts, builder)
+    composer.add(kernel, opts, builder)
     name = kernel.get_mangled_name()
     if device == "cpu":
         fwd_name, bwd_name = f"{name}_cpu_kernel_forward", f"{name}_cpu_kernel_backward"
@@ -247,6 +249,7 @@ class ComposedCodegen:
         self.wmodule = wmodule
         self.builders: dict[str, dict] = {}  # options key -> {kernel: its isolated ModuleBuilder}
         self.last_source = ""  # the source of the latest build (for mapping compiler errors to kernels)
+        self._printed: dict[str, dict] = {}  # options key -> {call key: (object, text)}, see ``memo``
 
     @classmethod
     def of(cls, wmodule) -> "ComposedCodegen":
@@ -258,6 +261,10 @@ class ComposedCodegen:
     @classmethod
     def _key(cls, options: dict) -> str:
         return repr(sorted((k, repr(v)) for k, v in options.items() if k not in cls.NOT_CODEGEN))
+
+    def memo(self, options: dict) -> "_PrintMemo":
+        """Reuse printed text across the codegens of this module made with these options."""
+        return _PrintMemo(self._printed.setdefault(self._key(options), {}))
 
     def add(self, kernel, options: dict, builder) -> None:
         self.builders.setdefault(self._key(options), {})[kernel] = builder
@@ -291,45 +298,102 @@ class ComposedCodegen:
             result = type(self.wmodule)._run_codegen(self.wmodule, options, is_cpu)
             self.last_source = result[0]
             return result
-        source = self.last_source = merged.codegen("cpu" if is_cpu else "cuda")
+        with self.memo(options):
+            source = self.last_source = merged.codegen("cpu" if is_cpu else "cuda")
         ltoirs, fatbins = merged.get_link_inputs()
         return source, "cpp" if is_cpu else "cu", merged.build_meta(), ltoirs, fatbins
+
+
+# what a brace scan must see: braces, and the comments and string literals whose braces it skips
+_CPP_TOKEN = re.compile(r'//[^\n]*|"(?:\\.|[^"\\])*"|[{}]')
+
+
+class _PrintMemo:
+    """Within the block, Warp's printers of a function, kernel, entry point or struct return the text
+    they printed for the same object before (with the same options and flags) instead of printing it
+    again: the module's codegen then reuses what each kernel's isolated codegen printed. Printing
+    reads the built adjoint and changes nothing, so a repeat gives the same text."""
+
+    PRINTERS = ("codegen_func", "codegen_snippet", "codegen_kernel", "codegen_module", "codegen_struct")
+
+    def __init__(self, table: dict):
+        self.table = table
+
+    def __enter__(self):
+        import warp._src.codegen as cg
+
+        self.saved = {name: getattr(cg, name) for name in self.PRINTERS}
+        for name, printer in self.saved.items():
+            setattr(cg, name, self._memoized(name, printer))
+        return self
+
+    def __exit__(self, *exc):
+        import warp._src.codegen as cg
+
+        for name, printer in self.saved.items():
+            setattr(cg, name, printer)
+
+    def _memoized(self, name, printer):
+        table = self.table
+
+        def call(obj, *args, **kwargs):
+            flags = tuple(a for a in args if not isinstance(a, dict))
+            flags += tuple(sorted((k, v) for k, v in kwargs.items() if k != "options"))
+            key = (name, id(obj), flags)
+            try:
+                hit = table.get(key)
+            except TypeError:  # an argument that cannot key a table: print it
+                return printer(obj, *args, **kwargs)
+            if hit is None or hit[0] is not obj:
+                hit = table[key] = (obj, printer(obj, *args, **kwargs))
+            return hit[1]
+
+        return call
 
 
 def _function_span(text: str, func_name: str) -> tuple[int, int]:
     """Character span of the definition of ``func_name``: its leading template/extern line through
     the matching closing brace (braces inside comments and string literals are skipped)."""
-    m = re.search(rf"^[^\n]*\b{re.escape(func_name)}\(", text, re.M)
-    if not m:
+    call = _first_call(text, func_name)
+    if call < 0:
         raise ValueError(f"function {func_name} not found in generated code")
-    start = m.start()
+    start = text.rfind("\n", 0, call) + 1
     prev = text.rfind("\n", 0, max(0, start - 1))
     if text[prev + 1 : start].startswith("template <"):
         start = prev + 1
-    i = text.index("{", _skip_params(text, m.end()))
     depth = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "/" and text.startswith("//", i):
-            i = text.find("\n", i)
-            i = n if i < 0 else i
-            continue
-        if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c == "{":
+    for token in _CPP_TOKEN.finditer(text, text.index("{", _skip_params(text, call + len(func_name) + 1))):
+        c = token.group()
+        if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
             if depth == 0:
-                end = i + 1
+                end = token.end()
                 if text.startswith("\n", end):
                     end += 1
                 return start, end
-        i += 1
     raise ValueError(f"unbalanced braces in {func_name}")
+
+
+def _first_call(text: str, func_name: str) -> int:
+    """Where ``func_name(`` first appears as a whole word (on that line, its last appearance);
+    -1 if nowhere. A plain-string search: a regex anchored at every line start costs far more."""
+    needle = func_name + "("
+    i = text.find(needle)
+    while i >= 0:
+        if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"):
+            line_end = text.find("\n", i)
+            line_end = len(text) if line_end < 0 else line_end
+            last = i
+            j = text.find(needle, i + 1, line_end)
+            while j >= 0:
+                if not (text[j - 1].isalnum() or text[j - 1] == "_"):
+                    last = j
+                j = text.find(needle, j + 1, line_end)
+            return last
+        i = text.find(needle, i + 1)
+    return -1
 
 
 def _skip_params(text: str, i: int) -> int:
