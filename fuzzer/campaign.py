@@ -1,11 +1,12 @@
 """The campaign engine: rounds of draw → dedup → compile → record → commit, resumable.
 
 Determinism: round ``r`` covers draw indices ``[r*R, (r+1)*R)``; its steering plan is a pure
-function of the coverage committed after round ``r-2`` (a one-round lag, so the next round's
-drawing can overlap this round's compiles) and of (seed, r). Results are ordered by index before
-they are recorded, so the records depend on the seed and settings alone, not on the number of
-workers, the order in which jobs finish, or interruptions: a killed campaign resumes from its
-last committed round and ends with the same records as an uninterrupted one.
+function of the coverage committed after round ``r-2`` (a one-round lag, so two rounds can be in
+flight at once: see ``_Stream``) and of (seed, r). Rounds are deduplicated and committed in order
+and results are ordered by index before they are recorded, so the records depend on the seed and
+settings alone, not on the number of workers, the order in which jobs finish, or interruptions: a
+killed campaign resumes from its last committed round and ends with the same records as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -114,22 +115,26 @@ class Campaign:
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))
         self.done = state.get("done", False)
-        from fuzzer.neardup import NearDup
-
-        committed = list(iter_records(config.out)) if self.round else []
-        # an overload instance records its own hash; its drawn source's is provenance.generic_hash
-        self.seen_hashes = {r["provenance"].get("generic_hash", r["normalized_hash"]) for r in committed}
-        self.seen_hashes |= {r["normalized_hash"] for r in iter_records(config.out, "failures")} if self.round else set()
-        self.neardup = NearDup.rebuild(committed)
-        del committed
         self.kernel_types = sorted({kt for g in self.grammar_specs for kt, _ in g.kernel_types})
         self.productions = sorted({p for g in self.grammar_specs for p in g.productions})
-        from fuzzer.builtins import public_builtins
-
-        self.builtins = sorted(public_builtins())
         self.started = time.monotonic()
         self.session_records = 0
         self.session_bytes = 0
+
+    def _load(self) -> None:
+        """What the main loop needs beyond the settings (about 2 s of imports and reading): done
+        while the workers start."""
+        from fuzzer.builtins import public_builtins
+        from fuzzer.neardup import NearDup
+
+        out = self.config.out
+        committed = list(iter_records(out)) if self.round else []
+        # an overload instance records its own hash; its drawn source's is provenance.generic_hash
+        self.seen_hashes = {r["provenance"].get("generic_hash", r["normalized_hash"]) for r in committed}
+        self.seen_hashes |= {r["normalized_hash"] for r in iter_records(out, "failures")} if self.round else set()
+        self.neardup = NearDup.rebuild(committed)
+        del committed
+        self.builtins = sorted(public_builtins())
 
     # -- totals ---------------------------------------------------------------------------------
     @property
@@ -150,24 +155,9 @@ class Campaign:
             self._mark_done()
             return self.summary()
         with make_executor(self.config) as pool:
-            next_candidates = None
-            while True:
-                candidates = next_candidates if next_candidates is not None else self._generate(pool, [self.round])[self.round]
-                survivors = self._dedup(candidates)
-                # near the target, compile only as many kernels (in index order) as should reach it;
-                # the rest of the round follows only if they fall short, so the records are the same
-                wave = self._first_wave(survivors)
-                last_round = wave is not None
-                wave = survivors if wave is None else wave
-                # overlap: the next round's drawing only needs coverage committed up to this round - 1
-                # (not drawn when this round should reach the target: the workers compile instead)
-                jobs = self._compile_jobs(wave, min_jobs=self.config.workers if last_round else 1)
-                results, next_candidates = self._compile(pool, jobs, None if last_round else self.round + 1)
-                if last_round and not self._reaches_target(candidates, results):
-                    results.update(self._compile(pool, self._compile_jobs(survivors[len(wave):]), None)[0])
-                    next_candidates = None
-                if self._commit_round(candidates, survivors, results):
-                    break
+            pool.start()  # the workers boot (import Warp, seed the compile cache) while this process loads
+            self._load()
+            _Stream(self, pool).run()
         self._mark_done()
         return self.summary()
 
@@ -187,13 +177,6 @@ class Campaign:
             payload = {"op": "generate", "grammars": c.grammars, "plan": plan, "seed": c.seed, "indices": indices}
             jobs.append(Job(id=next(_job_ids), payload=payload, timeout=300))
         return jobs
-
-    def _generate(self, pool, rounds: list[int]) -> dict[int, list[dict]]:
-        jobs = {j.id: (r, j) for r in rounds for j in self._generate_jobs(r, self.coverage_lagged if r == self.round else self.coverage)}
-        out = {r: [] for r in rounds}
-        for job, result in pool.map(j for _, j in jobs.values()):
-            out[jobs[job.id][0]].extend(self._candidates_of(job, result))
-        return {r: sorted(v, key=lambda c: c["index"]) for r, v in out.items()}
 
     @staticmethod
     def _candidates_of(job: Job, result: dict) -> list[dict]:
@@ -253,18 +236,6 @@ class Campaign:
         """A batch may take: worker start-up and compile (generous) plus each kernel's oracles."""
         return 4 * self.config.kernel_timeout + kernels * max(2.0, self.config.kernel_timeout / 5)
 
-    def _first_wave(self, survivors: list[dict]) -> list[dict] | None:
-        """The first kernels of the round (in index order) that should reach the target, with a
-        margin; None when the round as a whole is not expected to reach it."""
-        c = self.config
-        if c.count is not None:
-            needed = c.count - self.records
-        else:
-            per_record = self.bytes / self.records if self.records else 30_000
-            needed = (c.size - self.bytes) / per_record
-        wanted = int(needed * 1.1) + 4
-        return None if wanted > len(survivors) else survivors[:wanted]
-
     def _reaches_target(self, candidates: list[dict], results: dict) -> bool:
         """Whether committing now would reach the target before the first kernel not yet compiled."""
         from fuzzer.record import dumps
@@ -282,42 +253,6 @@ class Campaign:
                     if self._target_reached(records, nbytes):
                         return True
         return False
-
-    def _compile(self, pool, jobs: list[Job], next_round: int | None):
-        """Run the compile jobs (bisecting batches whose worker crashed or hung) while the next
-        round is drawn on the same workers."""
-        results: dict[str, list[dict]] = {}
-        generate_jobs = {j.id: j for j in self._generate_jobs(next_round, self.coverage)} if next_round is not None else {}
-        next_candidates = []
-        queue = list(jobs) + list(generate_jobs.values())
-        while queue:
-            retry = []
-            for job, result in pool.map(queue):
-                if job.id in generate_jobs:
-                    next_candidates.extend(self._candidates_of(job, result))
-                    continue
-                kernels = job.payload["kernels"]
-                if result.get("status") == "ok":
-                    for r in result["results"]:
-                        results.setdefault(r["key"], []).append(r)
-                elif result.get("status") in ("crashed", "timeout"):
-                    culprit = [k for k in kernels if k["key"] == result.get("current")]
-                    rest = [k for k in kernels if k["key"] != result.get("current")]
-                    if culprit:  # the worker died in this kernel's oracles: label it, retry the others
-                        results[culprit[0]["key"]] = [self._lost(culprit[0], result)]
-                        parts = [rest] if rest else []
-                    elif len(kernels) > 1:  # it died compiling: bisect
-                        parts = [kernels[: len(kernels) // 2], kernels[len(kernels) // 2 :]]
-                    else:
-                        results[kernels[0]["key"]] = [self._lost(kernels[0], result)]
-                        parts = []
-                    for part in parts:
-                        retry.append(Job(id=next(_job_ids), payload={**job.payload, "kernels": part}, timeout=self._job_timeout(len(part))))
-                else:
-                    for k in kernels:
-                        results[k["key"]] = [self._lost(k, result)]
-            queue = retry
-        return results, sorted(next_candidates, key=lambda c: c["index"])
 
     @staticmethod
     def _lost(kernel: dict, result: dict) -> dict:
@@ -450,6 +385,166 @@ class Campaign:
         atomic_write(self.config.out / "stats.json", (json.dumps(stats, indent=1, sort_keys=True) + "\n").encode())
         if self.config.progress:
             self.config.progress(stats)
+
+
+@dataclass
+class _Round:
+    index: int
+    drawing: set = field(default_factory=set)  # generate jobs not back yet
+    candidates: list = field(default_factory=list)  # what they drew
+    survivors: list | None = None  # the candidates left after dedup (None until it ran)
+    deferred: list = field(default_factory=list)  # survivors kept back: the target may not need them
+    compiling: set = field(default_factory=set)  # compile jobs not back yet
+    results: dict = field(default_factory=dict)  # kernel key -> its results
+
+
+class _Stream:
+    """Runs the campaign's jobs on the pool with no barrier between rounds.
+
+    A round is drawn once its plan is known (round ``r`` needs the coverage committed up to round
+    ``r-2``, so the round being committed and the next one can both be in flight), deduplicated in
+    index order once it is fully drawn and every round before it was, compiled as soon as that is
+    done, and committed in order once its compiles are back. So a worker that finishes its part of
+    one round goes on with the next round's compiles or drawing instead of waiting for the slowest
+    batch, the coordinator's commit, or the next round's drawing. Compile jobs go before drawing,
+    retries first of all.
+
+    Near the target a round compiles only the kernels (in index order) that should reach it, with
+    a margin, and a round that the rounds before it should cover is not drawn. If the target is
+    not reached after all, the kept-back kernels are compiled and the round drawn before anything
+    is committed, so the records are those of a campaign that compiled everything."""
+
+    def __init__(self, campaign: "Campaign", pool):
+        from fuzzer.pool import JobQueue
+
+        self.campaign = campaign
+        self.pool = pool
+        self.queue = JobQueue()
+        self.rounds: dict[int, _Round] = {}
+        self.owner: dict[int, int] = {}  # job id -> its round
+        self.deduped = campaign.round - 1  # the last round whose candidates were deduplicated
+        self.finished = False
+
+    def run(self) -> None:
+        self.advance()
+        while not self.finished:
+            for job, result in self.pool.map(self.queue):
+                self.on_result(job, result)
+                self.advance()
+                if self.finished:
+                    break  # jobs still running belong to rounds past the target: closing the pool stops them
+            else:
+                if not self.finished:
+                    raise WarpfuzzError(f"internal error: no job left to run in round {self.campaign.round}, target not reached")
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def advance(self) -> None:
+        c = self.campaign
+        while self.deduped + 1 in self.rounds and not self.rounds[self.deduped + 1].drawing:
+            rnd = self.rounds[self.deduped + 1]
+            rnd.candidates.sort(key=lambda cand: cand["index"])
+            rnd.survivors = c._dedup(rnd.candidates)
+            self.deduped = rnd.index
+            wave = self.wave(rnd)
+            rnd.deferred = rnd.survivors[len(wave) :]
+            self.compile(rnd, wave, last=bool(rnd.deferred))
+        while (rnd := self.rounds.get(c.round)) is not None and rnd.survivors is not None and not rnd.compiling:
+            if rnd.deferred and not c._reaches_target(rnd.candidates, rnd.results):
+                wave, rnd.deferred = rnd.deferred, []
+                self.compile(rnd, wave, last=True)
+                break
+            del self.rounds[c.round]
+            if c._commit_round(rnd.candidates, rnd.survivors, rnd.results):
+                self.finished = True
+                return
+        for r in (c.round, c.round + 1):
+            if r not in self.rounds and (r == c.round or self.worth_drawing(r)):
+                self.draw(r)
+
+    def needed(self) -> float:
+        """Records still needed after the committed ones."""
+        c = self.campaign
+        if c.config.count is not None:
+            return c.config.count - c.records
+        per_record = c.bytes / c.records if c.records else 30_000
+        return (c.config.size - c.bytes) / per_record
+
+    def ahead(self, before: int, deferred: bool) -> int:
+        """Kernels of the uncommitted rounds before ``before`` that may become records: those sent to
+        compile, and the kept-back ones with ``deferred``; a round still drawing counts in full."""
+        n = 0
+        for rnd in self.rounds.values():
+            if rnd.index < before:
+                if rnd.survivors is None:
+                    n += self.campaign.config.round_size
+                else:
+                    n += len(rnd.survivors) - (0 if deferred else len(rnd.deferred))
+        return n
+
+    def wave(self, rnd: _Round) -> list[dict]:
+        """The first survivors of the round (in index order) that should reach the target, with a
+        margin, after the kernels of the rounds before it; all of them when the round should not."""
+        wanted = self.needed() - self.ahead(rnd.index, deferred=False)
+        wanted = int(wanted * 1.1) + 4 if wanted > 0 else 0
+        return rnd.survivors[:wanted]
+
+    def worth_drawing(self, r: int) -> bool:
+        needed = self.needed()
+        return needed > 0 and self.ahead(r, deferred=True) < int(needed * 1.1) + 4
+
+    def draw(self, r: int) -> None:
+        c = self.campaign
+        rnd = self.rounds[r] = _Round(r)
+        # round r's plan comes from the coverage committed up to round r-2
+        for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage):
+            rnd.drawing.add(job.id)
+            self.owner[job.id] = r
+            self.queue.push(job, self.queue.DRAW)
+
+    def compile(self, rnd: _Round, kernels: list[dict], last: bool) -> None:
+        """Queue compile jobs for ``kernels``; for a round's last kernels, as many jobs as workers
+        at least, so no worker idles while another compiles them alone."""
+        c = self.campaign
+        for job in c._compile_jobs(kernels, min_jobs=c.config.workers if last else 1):
+            self.submit(rnd, job, self.queue.COMPILE)
+
+    def submit(self, rnd: _Round, job: Job, priority: int) -> None:
+        rnd.compiling.add(job.id)
+        self.owner[job.id] = rnd.index
+        self.queue.push(job, priority)
+
+    # -- results ----------------------------------------------------------------------------------
+    def on_result(self, job: Job, result: dict) -> None:
+        c = self.campaign
+        rnd = self.rounds.get(self.owner.pop(job.id, None))
+        if rnd is None:
+            return
+        if job.payload["op"] == "generate":
+            rnd.drawing.discard(job.id)
+            rnd.candidates.extend(c._candidates_of(job, result))
+            return
+        rnd.compiling.discard(job.id)
+        kernels = job.payload["kernels"]
+        if result.get("status") == "ok":
+            for r in result["results"]:
+                rnd.results.setdefault(r["key"], []).append(r)
+        elif result.get("status") in ("crashed", "timeout"):
+            culprit = [k for k in kernels if k["key"] == result.get("current")]
+            rest = [k for k in kernels if k["key"] != result.get("current")]
+            if culprit:  # the worker died in this kernel's oracles: label it, retry the others
+                rnd.results[culprit[0]["key"]] = [c._lost(culprit[0], result)]
+                parts = [rest] if rest else []
+            elif len(kernels) > 1:  # it died compiling: bisect
+                parts = [kernels[: len(kernels) // 2], kernels[len(kernels) // 2 :]]
+            else:
+                rnd.results[kernels[0]["key"]] = [c._lost(kernels[0], result)]
+                parts = []
+            for part in parts:
+                retry = Job(id=next(_job_ids), payload={**job.payload, "kernels": part}, timeout=c._job_timeout(len(part)))
+                self.submit(rnd, retry, self.queue.RETRY)
+        else:
+            for k in kernels:
+                rnd.results[k["key"]] = [c._lost(k, result)]
 
 
 def _preflight_executor(config: CampaignConfig) -> None:

@@ -32,6 +32,34 @@ class Job:
     timeout: float = 120.0
 
 
+class JobQueue:
+    """Jobs waiting for a worker, which the caller of ``map`` may add to while it runs: each job
+    has a priority (lowest first) and jobs of one priority run in the order they came."""
+
+    RETRY, COMPILE, DRAW = 0, 1, 2
+
+    def __init__(self):
+        self._queues = (deque(), deque(), deque())
+
+    def push(self, job: Job, priority: int) -> None:
+        self._queues[priority].append(job)
+
+    def appendleft(self, job: Job) -> None:  # a job the pool could not hand over: first again
+        self._queues[0].appendleft(job)
+
+    def popleft(self) -> Job:
+        for q in self._queues:
+            if q:
+                return q.popleft()
+        raise IndexError("pop from an empty JobQueue")
+
+    def __len__(self) -> int:
+        return sum(map(len, self._queues))
+
+    def __bool__(self) -> bool:
+        return any(self._queues)
+
+
 class _Worker:
     def __init__(self, number: int):
         self.number = number
@@ -132,17 +160,25 @@ class LocalPool:
         self._spawned += 1
         return _Worker(self._spawned)
 
+    def start(self):
+        """Start the workers now (they are otherwise started by the first ``map``)."""
+        while len(self._workers) < self.size:
+            self._workers.append(self._spawn())
+
     def close(self):
+        """Stop every worker at once. A worker keeps nothing that needs a clean exit (its results
+        are sent, its compile cache published after each job, its home is removed here), and its
+        interpreter's exit with Warp loaded takes most of a second."""
         for w in self._workers:
-            w.stop()
+            w.kill()
         self._workers.clear()
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order. A result's ``status`` is
-        ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``."""
-        pending = deque(jobs)
-        while len(self._workers) < self.size:
-            self._workers.append(self._spawn())
+        ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``. ``jobs`` may be a
+        :class:`JobQueue` that the caller adds to between results."""
+        pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
+        self.start()
         idle = [w for w in self._workers if w.job is None]
         sel = selectors.DefaultSelector()
         try:

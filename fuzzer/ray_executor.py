@@ -90,6 +90,10 @@ class RayPool:
         slot = self._ray.remote(num_cpus=1, max_restarts=0, runtime_env={"env_vars": env})(_Slot)
         return slot.remote(self.kernel_timeout, self.recycle_after)
 
+    def start(self):
+        """Start the actors now (they are otherwise started by the first ``map``)."""
+        self._start()
+
     def _start(self):
         if self._actors:
             return
@@ -123,11 +127,13 @@ class RayPool:
             self._owns_ray = False
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
-        """Run every job; yield (job, result) in completion order, as :meth:`LocalPool.map` does. An
-        actor lost with its node comes back as a ``crashed`` result and is replaced."""
+        """Run every job; yield (job, result) in completion order, as :meth:`LocalPool.map` does
+        (``jobs`` may be a :class:`~fuzzer.pool.JobQueue` the caller adds to). An actor lost with its node comes back as a ``crashed`` result and is replaced."""
         ray = self._ray
         self._start()
-        pending = deque(jobs)
+        from fuzzer.pool import JobQueue
+
+        pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
         idle = list(self._actors)
         running: dict = {}
         while pending or running:
