@@ -264,7 +264,7 @@ class ComposedCodegen:
 
     def memo(self, options: dict) -> "_PrintMemo":
         """Reuse printed text across the codegens of this module made with these options."""
-        return _PrintMemo(self._printed.setdefault(self._key(options), {}))
+        return _PrintMemo(self._printed.setdefault(self._key(options), {}), self.wmodule)
 
     def add(self, kernel, options: dict, builder) -> None:
         self.builders.setdefault(self._key(options), {})[kernel] = builder
@@ -309,15 +309,25 @@ _CPP_TOKEN = re.compile(r'//[^\n]*|"(?:\\.|[^"\\])*"|[{}]')
 
 
 class _PrintMemo:
-    """Within the block, Warp's printers of a function, kernel, entry point or struct return the text
-    they printed for the same object before (with the same options and flags) instead of printing it
-    again: the module's codegen then reuses what each kernel's isolated codegen printed. Printing
-    reads the built adjoint and changes nothing, so a repeat gives the same text."""
+    """Within the block, Warp's printers of a function, kernel, entry point or struct defined in this
+    module return the text they printed for the same object before (with the same options and
+    flags) instead of printing it again: the module's codegen then reuses what each kernel's
+    isolated codegen printed. Printing reads the built adjoint and changes nothing, and each of
+    these objects belongs to one kernel's source, so a repeat gives the same text. Warp's own
+    functions are printed every time: kernels of different sources share them, and what their
+    adjoint prints depends on the build (a function no backward kernel uses gets an empty one)."""
 
     PRINTERS = ("codegen_func", "codegen_snippet", "codegen_kernel", "codegen_module", "codegen_struct")
 
-    def __init__(self, table: dict):
+    def __init__(self, table: dict, wmodule):
         self.table = table
+        self.wmodule = wmodule
+
+    def _owned(self, obj) -> bool:
+        func = getattr(obj, "func", None)  # an Adjoint: the Python function it was built from
+        if func is not None:
+            return getattr(func, "__module__", None) == self.wmodule.name
+        return getattr(obj, "module", None) is self.wmodule  # a kernel or a struct
 
     def __enter__(self):
         import warp._src.codegen as cg
@@ -337,6 +347,8 @@ class _PrintMemo:
         table = self.table
 
         def call(obj, *args, **kwargs):
+            if not self._owned(obj):
+                return printer(obj, *args, **kwargs)
             flags = tuple(a for a in args if not isinstance(a, dict))
             flags += tuple(sorted((k, v) for k, v in kwargs.items() if k != "options"))
             key = (name, id(obj), flags)

@@ -167,13 +167,15 @@ class Campaign:
                               steer=c.steer, swarm=c.swarm)
         return plan.to_json()
 
-    def _generate_jobs(self, round_index: int, coverage: Coverage) -> list[Job]:
+    def _generate_jobs(self, round_index: int, coverage: Coverage, first: int = 0, end: int | None = None) -> list[Job]:
+        """Jobs that draw the round's indices ``first`` to ``end`` (exclusive; counted in the round)."""
         c = self.config
         plan = self._plan(round_index, coverage)
         start = round_index * c.round_size
+        stop = start + (c.round_size if end is None else end)
         jobs = []
-        for lo in range(start, start + c.round_size, GENERATE_CHUNK):
-            indices = list(range(lo, min(lo + GENERATE_CHUNK, start + c.round_size)))
+        for lo in range(start + first, stop, GENERATE_CHUNK):
+            indices = list(range(lo, min(lo + GENERATE_CHUNK, stop)))
             payload = {"op": "generate", "grammars": c.grammars, "plan": plan, "seed": c.seed, "indices": indices}
             jobs.append(Job(id=next(_job_ids), payload=payload, timeout=300))
         return jobs
@@ -249,7 +251,8 @@ class Campaign:
             for r in results[cand["hash"]]:
                 if r["outcome"] == outcomes.OK:
                     records += 1
-                    nbytes += len(dumps(self._record(cand, r)).encode()) + 1
+                    if self.config.size is not None:  # a count target needs no record built
+                        nbytes += len(dumps(self._record(cand, r)).encode()) + 1
                     if self._target_reached(records, nbytes):
                         return True
         return False
@@ -390,8 +393,11 @@ class Campaign:
 @dataclass
 class _Round:
     index: int
+    drawn: int = 0  # how many of the round's indices are drawn or being drawn (a prefix)
+    full: bool = False  # all of them
     drawing: set = field(default_factory=set)  # generate jobs not back yet
     candidates: list = field(default_factory=list)  # what they drew
+    checked: int = 0  # how many candidates went through dedup
     survivors: list | None = None  # the candidates left after dedup (None until it ran)
     deferred: list = field(default_factory=list)  # survivors kept back: the target may not need them
     compiling: set = field(default_factory=set)  # compile jobs not back yet
@@ -440,19 +446,27 @@ class _Stream:
     # -- scheduling -----------------------------------------------------------------------------
     def advance(self) -> None:
         c = self.campaign
-        while self.deduped + 1 in self.rounds and not self.rounds[self.deduped + 1].drawing:
-            rnd = self.rounds[self.deduped + 1]
+        # dedup in index order: a round once drawn (so far) and every round before it in full
+        while (rnd := self.rounds.get(self.deduped + 1)) is not None and not rnd.drawing and rnd.checked < len(rnd.candidates):
             rnd.candidates.sort(key=lambda cand: cand["index"])
-            rnd.survivors = c._dedup(rnd.candidates)
+            fresh = c._dedup(rnd.candidates[rnd.checked :])
+            rnd.checked = len(rnd.candidates)
+            rnd.survivors = (rnd.survivors or []) + fresh
+            wave = self.wave(rnd, fresh)
+            rnd.deferred = fresh[len(wave) :]
+            self.compile(rnd, wave, last=bool(rnd.deferred) or not rnd.full)
+            if not rnd.full:
+                break  # the rest of this round may still be drawn: later rounds wait
             self.deduped = rnd.index
-            wave = self.wave(rnd)
-            rnd.deferred = rnd.survivors[len(wave) :]
-            self.compile(rnd, wave, last=bool(rnd.deferred))
-        while (rnd := self.rounds.get(c.round)) is not None and rnd.survivors is not None and not rnd.compiling:
-            if rnd.deferred and not c._reaches_target(rnd.candidates, rnd.results):
-                wave, rnd.deferred = rnd.deferred, []
-                self.compile(rnd, wave, last=True)
-                break
+        while (rnd := self.rounds.get(c.round)) is not None and rnd.survivors is not None and not rnd.compiling and not rnd.drawing:
+            if (rnd.deferred or not rnd.full) and not c._reaches_target(rnd.candidates, rnd.results):
+                if rnd.deferred:
+                    wave, rnd.deferred = rnd.deferred, []
+                    self.compile(rnd, wave, last=True)
+                    break
+                if not rnd.full:
+                    self.draw(rnd.index, rest=True)
+                    break
             del self.rounds[c.round]
             if c._commit_round(rnd.candidates, rnd.survivors, rnd.results):
                 self.finished = True
@@ -471,32 +485,42 @@ class _Stream:
 
     def ahead(self, before: int, deferred: bool) -> int:
         """Kernels of the uncommitted rounds before ``before`` that may become records: those sent to
-        compile, and the kept-back ones with ``deferred``; a round still drawing counts in full."""
+        compile, and the kept-back ones with ``deferred``; a round still drawing counts what it draws."""
         n = 0
         for rnd in self.rounds.values():
             if rnd.index < before:
                 if rnd.survivors is None:
-                    n += self.campaign.config.round_size
+                    n += rnd.drawn
                 else:
                     n += len(rnd.survivors) - (0 if deferred else len(rnd.deferred))
         return n
 
-    def wave(self, rnd: _Round) -> list[dict]:
-        """The first survivors of the round (in index order) that should reach the target, with a
-        margin, after the kernels of the rounds before it; all of them when the round should not."""
-        wanted = self.needed() - self.ahead(rnd.index, deferred=False)
+    def wave(self, rnd: _Round, fresh: list[dict]) -> list[dict]:
+        """The first of the round's ``fresh`` survivors (in index order) that should reach the target,
+        with a margin, after the kernels before them; all of them when they should not."""
+        wanted = self.needed() - self.ahead(rnd.index, deferred=False) - (len(rnd.survivors) - len(fresh))
         wanted = int(wanted * 1.1) + 4 if wanted > 0 else 0
-        return rnd.survivors[:wanted]
+        return fresh[:wanted]
 
     def worth_drawing(self, r: int) -> bool:
         needed = self.needed()
         return needed > 0 and self.ahead(r, deferred=True) < int(needed * 1.1) + 4
 
-    def draw(self, r: int) -> None:
+    def draw(self, r: int, rest: bool = False) -> None:
+        """Queue the drawing of round ``r``: of its first indices when those should reach the target
+        (with a margin for duplicates and failures), else of all; with ``rest``, of what is left."""
         c = self.campaign
-        rnd = self.rounds[r] = _Round(r)
+        size = c.config.round_size
+        if rest:
+            rnd = self.rounds[r]
+            first, end = rnd.drawn, size
+        else:
+            rnd = self.rounds[r] = _Round(r)
+            wanted = self.needed() - self.ahead(r, deferred=True)
+            first, end = 0, min(size, int(wanted * 1.15) + 8) if wanted > 0 else size
+        rnd.drawn, rnd.full = end, end == size
         # round r's plan comes from the coverage committed up to round r-2
-        for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage):
+        for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage, first, end):
             rnd.drawing.add(job.id)
             self.owner[job.id] = r
             self.queue.push(job, self.queue.DRAW)

@@ -8,10 +8,11 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-from support import CAMPAIGNS, records_of, shard_bytes
+from support import CAMPAIGNS, FIXTURES, REPO, records_of, shard_bytes
 
 KILL_DEADLINE = 240  # seconds for the first shard to be committed
 ORPHAN_DEADLINE = 60  # seconds for the workers of a killed campaign to exit on their own
@@ -142,3 +143,38 @@ def test_workers_share_precompiled_headers_through_the_cache(campaign_corpus, tm
     assert (shared / "builtin_bd7_new.pch").read_bytes() == b"x" * 10
     assert not (shared / "notes.txt").exists() and not [p for p in shared.iterdir() if p.name.startswith(".")]
     (shared / "builtin_bd7_new.pch").unlink()  # the session's other campaigns must not seed it
+
+
+# a campaign run in a subprocess that prints which rounds it drew: [round, the rest of it?] pairs
+_LOGGED_CAMPAIGN = """
+import json, sys
+from pathlib import Path
+import fuzzer.campaign as campaign
+draws, draw = [], campaign._Stream.draw
+def logged(self, r, rest=False):
+    draws.append([r, rest])
+    return draw(self, r, rest)
+campaign._Stream.draw = logged
+config = campaign.CampaignConfig(backend="cpu", out=Path(sys.argv[1]), seed=2, count=int(sys.argv[2]),
+                                 workers=int(sys.argv[3]), grammars=["saxpy"], oracles="none")
+campaign.Campaign(config).run()
+print(json.dumps(draws))
+"""
+
+
+def test_drawing_only_what_the_target_needs_changes_no_record(warpfuzz, tmp_path):
+    """Near the target the engine draws only the start of a round, and the rest of it when
+    duplicates make that fall short (the test plugin's kernels repeat often): the records are
+    still a prefix of those of a longer campaign with the same seed, which drew every round whole."""
+    runs = {}
+    for count, workers in ((150, 1), (300, 2)):
+        out = tmp_path / f"saxpy-{count}"
+        result = subprocess.run([sys.executable, "-c", _LOGGED_CAMPAIGN, str(out), str(count), str(workers)], cwd=REPO,
+                                env=warpfuzz.env((FIXTURES / "grammar_plugins",)), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[count] = (records_of(out), json.loads(result.stdout.splitlines()[-1]))
+    (short, short_draws), (long, long_draws) = runs[150], runs[300]
+    assert len(short) == 150 and len(long) == 300
+    assert [r["id"] for r in short] == [r["id"] for r in long[:150]]
+    assert [1, True] in long_draws  # round 1 was drawn in two parts
+    assert long_draws.index([1, True]) > long_draws.index([1, False])

@@ -117,6 +117,23 @@ def test_same_kernel_same_ir_alone_or_in_a_batch_in_another_process(two_workers,
                 assert f".entry {a['kernel_name']}_cuda_kernel_forward(" in a["ir"]["ptx"]
 
 
+def test_a_warp_function_two_kernels_use_differently_keeps_each_kernels_ir(two_workers):
+    """Warp prints a library function's adjoint in full where a backward kernel uses it and empty
+    where only a custom adjoint does: batch-mates that differ there must not trade IR (the module
+    codegen reuses printed text only for what the kernel's own source defines)."""
+    known = REPO / "tests" / "fixtures" / "known"
+    stub, full = (normalize((known / f"shared_warp_func_in_{n}.py").read_text()) for n in ("custom_grad", "backward"))
+    cands = [{"hash": n.hash, "source": n.source, "kernel_name": n.names[name], "hints": None}
+             for n, name in ((stub, "custom_grad_766af4ad"), (full, "atomic_reduce_bb5c8c05"))]
+    alone_jobs = [_compile_job(b, [c]) for b in ("cpu", "cuda") for c in cands]
+    batch_jobs = [_compile_job(b, cands) for b in ("cpu", "cuda")]
+    with ThreadPoolExecutor(2) as run:
+        alone, together = run.map(_results, two_workers, (alone_jobs, batch_jobs))
+    assert "adj_quat_to_rpy" in alone[("cpu", full.hash)][0]["ir"]["support"]
+    for key, results in alone.items():
+        assert [r["ir"] for r in results] == [r["ir"] for r in together[key]], f"{key}: IR depends on the batch"
+
+
 # ---------------------------------------------------------------------------------------------
 # normalization
 
