@@ -9,7 +9,10 @@ Each rule is one small transformer (as in libcst's codemods):
   canonical names.
 
 Canonical layout comes from re-printing the tree through ``ast.unparse``; the final hash-suffixed
-definition names are applied to that canonical form. The hash of the
+definition names are applied to that canonical form. libcst parses the source and decides every
+renaming (definitions, each function's locals); :class:`_AstRename` applies those decisions to the
+source's ``ast``, which gives the text a libcst transform and re-print would, at a fraction of the
+cost (constructs it does not mirror, and non-ASCII sources, take the libcst transform). The hash of the
 canonical form (with placeholder definition names) is ``normalized_hash``: two kernels that differ
 only in formatting, comments, local names or definition names hash the same.
 """
@@ -107,6 +110,7 @@ class _LocalCollector(_NameWalk, cst.CSTVisitor):
         self.bound: set[str] = set()
         self.declared_global: set[str] = set()
         self.seen: list[str] = []
+        self.nested: list[cst.FunctionDef] = []
 
     def _bind(self, names):
         self.bound.update(names)
@@ -133,6 +137,7 @@ class _LocalCollector(_NameWalk, cst.CSTVisitor):
         pass  # it only collects on the way down
 
     def visit_FunctionDef(self, node):
+        self.nested.append(node)
         return False  # nested definitions keep their own names
 
     def visit_Name(self, node):
@@ -173,6 +178,11 @@ class RenameLocals(cst.CSTTransformer):
 def local_names(node: cst.FunctionDef) -> dict[str, str]:
     """The function's locals → ``v0, v1, ...`` in order of first appearance (``v0_, ...`` where a
     plain ``vN`` would capture a name the function uses freely)."""
+    return _local_names_and_nested(node)[0]
+
+
+def _local_names_and_nested(node: cst.FunctionDef) -> tuple[dict[str, str], list[cst.FunctionDef]]:
+    """:func:`local_names`, and the functions defined in the body (not inside those), in order."""
     params = {p.name.value for p in _all_params(node.params)}
     collector = _LocalCollector()
     node.body.visit(collector)
@@ -183,7 +193,7 @@ def local_names(node: cst.FunctionDef) -> dict[str, str]:
     taken = params | declared | set(collector.seen)
     if any(new in taken and new not in mapping for new in mapping.values()):
         mapping = {name: f"v{i}_" for i, name in enumerate(order)}  # avoid capturing a free name
-    return mapping
+    return mapping, collector.nested
 
 
 class CanonicalNames(_NameWalk, cst.CSTTransformer):
@@ -318,12 +328,157 @@ def canonical_layout(code: str) -> str:
     return ast.unparse(ast.parse(code)) + "\n"
 
 
+class _FunctionScopes(_NameWalk, cst.CSTVisitor):
+    """The functions outside any function (module level, class bodies, ``if`` blocks...), in order."""
+
+    def __init__(self):
+        self.found: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node):
+        self.found.append(node)
+        return False
+
+    def on_leave(self, original_node) -> None:
+        pass
+
+    @classmethod
+    def of(cls, module: cst.Module) -> list[dict[str, str]]:
+        """Every function's local renaming (see :func:`local_names`), functions in lexical pre-order."""
+        top = cls()
+        module.visit(top)
+        out: list[dict[str, str]] = []
+
+        def add(node):
+            mapping, nested = _local_names_and_nested(node)
+            out.append(mapping)
+            for inner in nested:
+                add(inner)
+
+        for node in top.found:
+            add(node)
+        return out
+
+
+class _Unsupported(Exception):
+    """A construct the AST rename does not mirror: the full libcst transform handles it."""
+
+
+class _AstRename:
+    """Applies what :class:`CanonicalNames` would to the ``ast`` of the same source: the libcst
+    analysis (definitions and each function's locals) decides every name, and this rewrites the
+    sites libcst holds as ``Name`` nodes (names, parameters, definition names, import names,
+    ``global``/``nonlocal`` and ``except ... as``), keeping attribute and keyword names, and drops
+    a string statement that is alone on its line, as :class:`StripComments` does. The canonical
+    layout is ``ast.unparse`` in both cases, so the result is the same text at a fraction of the
+    cost of a libcst transform and re-print."""
+
+    _BODIES = ("body", "orelse", "finalbody")
+
+    def __init__(self, definitions: dict[str, str], scopes: list[dict[str, str]], source: str):
+        self.definitions = definitions
+        self.scopes = iter(scopes)
+        self.stack: list[dict[str, str]] = []
+        self.lines = source.encode("utf-8").splitlines()
+
+    def name(self, name: str) -> str:
+        for scope in reversed(self.stack):
+            name = scope.get(name, name)
+        return self.definitions.get(name, name)
+
+    def dotted(self, name: str) -> str:
+        head, dot, rest = name.partition(".")
+        return self.name(head) + dot + rest
+
+    def statements(self, body: list) -> list:
+        kept = [stmt for stmt in body if not self._lone_string(stmt)]
+        for stmt in kept:
+            self.visit(stmt)
+        return kept or [ast.Pass()]
+
+    def _lone_string(self, stmt) -> bool:
+        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, (str, bytes))):
+            return False
+        # alone on its line(s): only indentation (and its own parentheses) before it, only a ``;``
+        # or a comment after it; otherwise libcst holds it in a line or suite with other code
+        first, last = self.lines[stmt.lineno - 1], self.lines[stmt.end_lineno - 1]
+        rest = last[stmt.end_col_offset :].lstrip(b" \t)")
+        if rest.startswith(b";"):
+            rest = rest[1:].strip()
+        return not first[: stmt.col_offset].strip(b" \t(") and (not rest.strip() or rest.startswith(b"#"))
+
+    def visit(self, node) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            node.id = self.name(node.id)
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef):
+            for part in node.decorator_list:
+                self.visit(part)
+            node.name = self.name(node.name)
+            self.visit(node.args)
+            if node.returns is not None:
+                self.visit(node.returns)
+            try:
+                self.stack.append(next(self.scopes))
+            except StopIteration:
+                raise _Unsupported("more functions than libcst found") from None
+            node.body = self.statements(node.body)
+            self.stack.pop()
+            return
+        elif kind is ast.arg:
+            node.arg = self.name(node.arg)
+        elif kind is ast.ClassDef:
+            node.name = self.name(node.name)
+        elif kind is ast.alias:
+            node.name = self.dotted(node.name)
+            if node.asname:
+                node.asname = self.name(node.asname)
+        elif kind is ast.ImportFrom:
+            if node.module:
+                node.module = self.dotted(node.module)
+        elif kind in (ast.Global, ast.Nonlocal):
+            node.names = [self.name(n) for n in node.names]
+        elif kind is ast.ExceptHandler:
+            if node.name:
+                node.name = self.name(node.name)
+        elif kind in (ast.Match, ast.TryStar) or kind.__name__ in ("TypeAlias", "TypeVar", "ParamSpec", "TypeVarTuple"):
+            raise _Unsupported(kind.__name__)
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                if field in self._BODIES and value and isinstance(value[0], ast.stmt):
+                    setattr(node, field, self.statements(value))
+                else:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+
+def _canonical(module: cst.Module, source: str, definitions: dict[str, str]) -> str:
+    """The canonical form with placeholder definition names: the libcst analysis applied to the
+    source's ``ast`` (fast), or libcst's own transform where the source has a construct the AST
+    rename does not mirror."""
+    try:
+        if not source.isascii():
+            raise _Unsupported("non-ASCII source: ast normalizes identifiers (NFKC), libcst does not")
+        tree = ast.parse(source)
+        renamer = _AstRename(definitions, _FunctionScopes.of(module), source)
+        tree.body = [stmt for stmt in tree.body if not renamer._lone_string(stmt)]
+        for stmt in tree.body:
+            renamer.visit(stmt)
+        if next(renamer.scopes, None) is not None:
+            raise _Unsupported("fewer functions than libcst found")
+        return ast.unparse(tree) + "\n"
+    except _Unsupported:
+        return canonical_layout(module.visit(CanonicalNames(definitions)).code)
+
+
 def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "kernel") -> Normalized:
     """Normalize ``source``. With ``suffix_names`` each definition's final name gets the first 8 hex
     digits of the hash, so kernels from different records never collide when compiled together."""
     module = cst.parse_module(source)
     placeholders = RenameDefinitions.plan(module, kernel_name)
-    placeholder_code = canonical_layout(module.visit(CanonicalNames(placeholders)).code)
+    placeholder_code = _canonical(module, source, placeholders)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders)

@@ -174,6 +174,32 @@ def records(campaign_corpus) -> list[dict]:
     return records_of(campaign_corpus("cpu")) + records_of(campaign_corpus("cuda"))
 
 
+_TRICKY_SOURCES = [
+    # docstrings and lone strings (removed) beside strings that share a line or a suite (kept)
+    'def f(x):\n    """doc"""\n    "a"; y = x\n    b"z"\n    (\n        "p"\n        "q"\n    )\n    if y: "kept"\n    return y\n',
+    "class A:\n    'doc'\n    def m(self, v):\n        w = v\n        def inner(q):\n            r = q + w\n            return r\n        return inner(w)\n",
+    "import warp as wp\nimport os.path as osp\nfrom a.b import c as d\nK = 3\n\ndef g(t):\n    global K\n    try:\n        s = t\n    except Exception as e:\n        s = e\n"
+    "    u = lambda k: k + s\n    v = [w * 2 for w in range(K)]\n    return f'{s}{u(1)}{v}' + os.sep\n",
+    "def h(v0, v1):\n    x = v0\n    v2 = x\n    return v2\n",  # a plain vN that would capture a free name
+    "def caf\u00e9(\u00e9t\u00e9):\n    \ufb01 = \u00e9t\u00e9\n    return \ufb01\n",  # non-ASCII: libcst's own transform
+    "def m(p):\n    match p:\n        case [a, b]:\n            c = a\n    return p\n",  # match: libcst's own transform
+]
+
+
+@pytest.mark.parametrize("source", _TRICKY_SOURCES)
+def test_the_ast_rename_gives_what_the_libcst_transform_gives(source):
+    """Normalization applies libcst's analysis to the ``ast`` (fast) where it can; the canonical form
+    must be the one libcst's own transform and re-print give."""
+    import libcst as cst
+
+    from fuzzer.normalize import CanonicalNames, RenameDefinitions, canonical_layout
+
+    module = cst.parse_module(source)
+    placeholders = RenameDefinitions.plan(module, "kernel")
+    expected = canonical_layout(module.visit(CanonicalNames(placeholders)).code)
+    assert normalize(source, suffix_names=False).source == expected
+
+
 def test_committed_records_are_canonical_and_valid(records):
     for rec in records:
         assert validate_record(rec) == [], rec["id"]
