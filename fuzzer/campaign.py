@@ -30,6 +30,10 @@ GENERATOR_VERSION = "0.3.0"
 ROUND_SIZE = 200
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25
+# a round's last kernels (near the target) compile in at least this many jobs, so two workers share
+# them; a constant, not the number of workers: batches decide a cuda kernel's PTX, and the records
+# must not depend on how many workers made them
+TAIL_JOBS = 2
 
 
 @dataclass
@@ -69,6 +73,8 @@ class CampaignConfig:
             "cpu_opt": self.cpu_opt_level,
             "generator_version": GENERATOR_VERSION,
             "warp_version": warp_version,
+            # a cuda kernel's PTX depends on its batch-mates: the batches are part of what is recorded
+            "compile_batch": self.batch_size or plugins.backend(self.backend).compile_batch,
         } | plugins.backend(self.backend).configure(self.ir_levels, self.archs).settings()
 
     @property
@@ -526,10 +532,9 @@ class _Stream:
             self.queue.push(job, self.queue.DRAW)
 
     def compile(self, rnd: _Round, kernels: list[dict], last: bool) -> None:
-        """Queue compile jobs for ``kernels``; for a round's last kernels, as many jobs as workers
-        at least, so no worker idles while another compiles them alone."""
+        """Queue compile jobs for ``kernels``; a round's last kernels in ``TAIL_JOBS`` jobs at least."""
         c = self.campaign
-        for job in c._compile_jobs(kernels, min_jobs=c.config.workers if last else 1):
+        for job in c._compile_jobs(kernels, min_jobs=TAIL_JOBS if last else 1):
             self.submit(rnd, job, self.queue.COMPILE)
 
     def submit(self, rnd: _Round, job: Job, priority: int) -> None:

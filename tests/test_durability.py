@@ -12,19 +12,24 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from support import CAMPAIGNS, FIXTURES, REPO, records_of, shard_bytes
 
 KILL_DEADLINE = 240  # seconds for the first shard to be committed
 ORPHAN_DEADLINE = 60  # seconds for the workers of a killed campaign to exit on their own
 
 
-def test_one_and_two_workers_give_the_same_bytes(warpfuzz, campaign_corpus, tmp_path):
-    two = campaign_corpus("cpu")  # made with --workers 2
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_one_and_two_workers_give_the_same_bytes(warpfuzz, campaign_corpus, tmp_path, backend):
+    """cuda too: a kernel's PTX depends on its batch-mates, so the batches must not depend on the
+    number of workers either."""
+    two = campaign_corpus(backend)  # made with --workers 2
     one = tmp_path / "one-worker"
-    warpfuzz.campaign("cpu", one, workers=1)
+    warpfuzz.campaign(backend, one, workers=1)
     assert shard_bytes(one) == shard_bytes(two)
     assert shard_bytes(one, "failures") == shard_bytes(two, "failures")
-    assert len(records_of(one)) == 20
+    assert len(records_of(one)) == int(CAMPAIGNS[backend][1])
 
 
 def _committed_record_shards(out: Path) -> int:
