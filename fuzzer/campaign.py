@@ -34,6 +34,7 @@ GENERATE_CHUNK = 25
 # them; a constant, not the number of workers: batches decide a cuda kernel's PTX, and the records
 # must not depend on how many workers made them
 TAIL_JOBS = 2
+COMPILE_BUDGET = 400.0  # seconds a batch's native build may take before its worker is replaced
 
 
 @dataclass
@@ -241,8 +242,9 @@ class Campaign:
         return Job(id=next(_job_ids), payload=payload, timeout=self._job_timeout(len(members)))
 
     def _job_timeout(self, kernels: int) -> float:
-        """A batch may take: worker start-up and compile (generous) plus each kernel's oracles."""
-        return 4 * self.config.kernel_timeout + kernels * max(2.0, self.config.kernel_timeout / 5)
+        """A batch may take: worker start-up and compile (generous: one generated kernel of seed 7
+        takes NVRTC about 150 s on its own) plus each kernel's oracles."""
+        return max(4 * self.config.kernel_timeout, COMPILE_BUDGET) + kernels * max(2.0, self.config.kernel_timeout / 5)
 
     def _reaches_target(self, candidates: list[dict], results: dict) -> bool:
         """Whether committing now would reach the target before the first kernel not yet compiled."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import itertools
+import hashlib
 import json
 import os
 import re
@@ -17,7 +17,6 @@ import re
 from fuzzer import outcomes
 from fuzzer.backend import NativeCompileError
 
-_module_counter = itertools.count()
 CURRENT_KERNEL_MARKER = "current-kernel"
 
 
@@ -171,7 +170,9 @@ class _BatchContext:
         source is alone (and labelled)."""
         from backends.warp_ir import load_module
 
-        name = f"warpfuzz_batch_{next(_module_counter)}"
+        # named by what it holds, never by a per-process counter: NVRTC puts the file name into the
+        # PTX of every function it does not inline (``_INTERNAL_..._wp_<module>_cu_...``)
+        name = "warpfuzz_batch_" + hashlib.sha256("\n".join(k["key"] for k in kernels).encode()).hexdigest()[:16]
         source = "\n\n".join(k["source"] for k in kernels)
         try:
             _, wmodule = load_module(source, name, self.scratch)
