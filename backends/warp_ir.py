@@ -273,9 +273,13 @@ class ComposedCodegen:
         """One builder holding every kernel of the build, or None if one was not captured."""
         import copy
 
+        from warp._src.context import ModuleHasher
+
         builders = self.builders.get(self._key(options), {})
         hasher = self.wmodule.hashers.get(options["block_dim"])
-        kernels = list(hasher.get_unique_kernels()) if hasher is not None else []
+        if hasher is None:  # an ahead-of-time compile (the cuda backend's PTX) hashes nothing first
+            hasher = ModuleHasher(self.wmodule._get_live_kernels(), options)  # what Warp's builder does then
+        kernels = list(hasher.get_unique_kernels())
         if not kernels or any(k not in builders for k in kernels):
             return None
         merged = copy.copy(builders[kernels[0]])

@@ -310,8 +310,9 @@ def warp_here(tmp_path_factory):
 @given(seed=st.integers(0, 10_000))
 def test_batch_module_source_is_warps_own_codegen_without_a_second_build(warp_here, tmp_path_factory, monkeypatch, seed):
     """The batch module is printed from the kernels' isolated builds (``ComposedCodegen``): its
-    source is byte-identical to what Warp's own module builder makes, on both backends, and the
-    CPU build that validates the batch builds no adjoint a second time."""
+    source is byte-identical to what Warp's own module builder makes, on both backends (with Warp's
+    module hasher, as a load has, and without, as an ahead-of-time compile has), and neither the CPU
+    build that validates the batch nor the cuda PTX build builds an adjoint a second time."""
     import warp._src.context as ctx
 
     from backends import cpu, cuda
@@ -343,15 +344,22 @@ def test_batch_module_source_is_warps_own_codegen_without_a_second_build(warp_he
                 ours = merged.codegen(backend.device)
                 warps = ctx.ModuleBuilder(wmodule, options, hasher=hasher, target=backend.device).codegen(backend.device)
                 assert ours == warps, f"{backend.name} module of {len(members)} kernels differs from Warp's"
-                if backend is cpu.BACKEND and number == 0:  # one native build: the smallest batch
+                saved, wmodule.hashers = wmodule.hashers, {}  # an ahead-of-time compile hashes nothing first
+                try:
+                    merged = ComposedCodegen.of(wmodule).merged(options)
+                    warps = ctx.ModuleBuilder(wmodule, options, target=backend.device).codegen(backend.device)
+                    assert merged.codegen(backend.device) == warps, f"{backend.name}: differs from Warp's without a hasher"
+                finally:
+                    wmodule.hashers = saved
+                if number == 0:  # one native build: the smallest batch
                     builds = []
                     monkeypatch.setattr(ctx.ModuleBuilder, "build_kernel", lambda self, k: builds.append(k))
                     try:
-                        cpu.load_for_cpu(wmodule, 0)
+                        backend.compile(wmodule, directory)  # cpu: the validating build; cuda: the PTX
                     except Exception:
                         pass  # a native compile error is beside the point here
                     finally:
                         monkeypatch.undo()
-                    assert builds == [], "the batch build ran Warp's codegen again"
+                    assert builds == [], f"the {backend.name} batch build ran Warp's codegen again"
             finally:
                 unload_module(name)
