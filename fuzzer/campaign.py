@@ -23,7 +23,7 @@ from fuzzer.errors import WarpfuzzError
 from fuzzer.features import features
 from fuzzer.pool import Job
 from fuzzer.record import record_id
-from fuzzer.shards import CorpusWriter, atomic_write, iter_records
+from fuzzer.shards import CorpusWriter, atomic_write, check_shards, iter_records
 from fuzzer.splits import split_for
 
 GENERATOR_VERSION = "0.3.0"
@@ -118,6 +118,8 @@ class Campaign:
         self.writer = CorpusWriter(config.out, config.settings(self.warp_version))
         state = self.writer.state
         self.round = state.get("next_round", 0)
+        if self.round:
+            check_shards(config.out)  # a damaged corpus: one line before anything starts
         self.counters = state.get("counters", {})
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))

@@ -182,6 +182,25 @@ class CorpusWriter:
         atomic_write(self.out / MANIFEST, (json.dumps(self.manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
+def _checked_shard(out: Path, stream: str, shard: dict) -> Path:
+    path = out / stream / shard["name"]
+    if not path.exists():
+        raise WarpfuzzError(f"{path}: shard listed in the manifest is missing")
+    if path.stat().st_size != shard["bytes"]:
+        raise WarpfuzzError(f"{path}: size {path.stat().st_size} bytes, manifest says {shard['bytes']} "
+                            f"(truncated or appended); run `warpfuzz validate {out}`")
+    return path
+
+
+def check_shards(out: Path) -> None:
+    """The cheap half of reading a corpus, before anything starts: every committed shard is there
+    with the size its manifest gives (one line naming the first that is not)."""
+    out = Path(out)
+    for stream, shards in (read_manifest(out) or {}).get("streams", {}).items():
+        for shard in shards:
+            _checked_shard(out, stream, shard)
+
+
 def iter_records(out: Path, stream: str = "records", *, verify: bool = False) -> Iterator[dict]:
     """Yield every committed record of a corpus directory, in commit order."""
     out = Path(out)
@@ -189,12 +208,7 @@ def iter_records(out: Path, stream: str = "records", *, verify: bool = False) ->
     if manifest is None:
         raise WarpfuzzError(f"{out}: no {MANIFEST}; not a warpfuzz corpus")
     for shard in manifest["streams"].get(stream, []):
-        path = out / stream / shard["name"]
-        if not path.exists():
-            raise WarpfuzzError(f"{path}: shard listed in the manifest is missing")
-        if path.stat().st_size != shard["bytes"]:
-            raise WarpfuzzError(f"{path}: size {path.stat().st_size} bytes, manifest says {shard['bytes']} "
-                                f"(truncated or appended); run `warpfuzz validate {out}`")
+        path = _checked_shard(out, stream, shard)
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 try:
