@@ -403,8 +403,8 @@ class Campaign:
 @dataclass
 class _Round:
     index: int
-    drawn: int = 0  # how many of the round's indices are drawn or being drawn (a prefix)
-    full: bool = False  # all of them
+    size: int  # the round's indices
+    drawn: int = 0  # how many of them are drawn or being drawn (a prefix)
     drawing: set = field(default_factory=set)  # generate jobs not back yet
     candidates: list = field(default_factory=list)  # what they drew
     checked: int = 0  # how many candidates went through dedup
@@ -412,6 +412,10 @@ class _Round:
     deferred: list = field(default_factory=list)  # survivors kept back: the target may not need them
     compiling: set = field(default_factory=set)  # compile jobs not back yet
     results: dict = field(default_factory=dict)  # kernel key -> its results
+
+    @property
+    def full(self) -> bool:
+        return self.drawn == self.size
 
 
 class _Stream:
@@ -449,9 +453,8 @@ class _Stream:
                 self.advance()
                 if self.finished:
                     break  # jobs still running belong to rounds past the target: closing the pool stops them
-            else:
-                if not self.finished:
-                    raise WarpfuzzError(f"internal error: no job left to run in round {self.campaign.round}, target not reached")
+            else:  # the pool ran out of jobs without reaching the target
+                raise WarpfuzzError(f"internal error: no job left to run in round {self.campaign.round}, target not reached")
 
     # -- scheduling -----------------------------------------------------------------------------
     def advance(self) -> None:
@@ -520,15 +523,14 @@ class _Stream:
         """Queue the drawing of round ``r``: of its first indices when those should reach the target
         (with a margin for duplicates and failures), else of all; with ``rest``, of what is left."""
         c = self.campaign
-        size = c.config.round_size
         if rest:
             rnd = self.rounds[r]
-            first, end = rnd.drawn, size
+            first, end = rnd.drawn, rnd.size
         else:
-            rnd = self.rounds[r] = _Round(r)
+            rnd = self.rounds[r] = _Round(r, c.config.round_size)
             wanted = self.needed() - self.ahead(r, deferred=True)
-            first, end = 0, min(size, int(wanted * 1.15) + 8) if wanted > 0 else size
-        rnd.drawn, rnd.full = end, end == size
+            first, end = 0, min(rnd.size, int(wanted * 1.15) + 8) if wanted > 0 else rnd.size
+        rnd.drawn = end
         # round r's plan comes from the coverage committed up to round r-2
         for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage, first, end):
             rnd.drawing.add(job.id)

@@ -389,11 +389,12 @@ class _AstRename:
         head, dot, rest = name.partition(".")
         return self.name(head) + dot + rest
 
-    def statements(self, body: list) -> list:
+    def statements(self, body: list, module: bool = False) -> list:
+        """The statements kept (a block left empty holds ``pass``, as libcst prints it), renamed."""
         kept = [stmt for stmt in body if not self._lone_string(stmt)]
         for stmt in kept:
             self.visit(stmt)
-        return kept or [ast.Pass()]
+        return kept or ([] if module else [ast.Pass()])
 
     def _lone_string(self, stmt) -> bool:
         if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, (str, bytes))):
@@ -454,23 +455,22 @@ class _AstRename:
                 self.visit(value)
 
 
-def _canonical(module: cst.Module, source: str, definitions: dict[str, str]) -> str:
-    """The canonical form with placeholder definition names: the libcst analysis applied to the
-    source's ``ast`` (fast), or libcst's own transform where the source has a construct the AST
-    rename does not mirror."""
+def _canonical(module: cst.Module, source: str, definitions: dict[str, str]) -> tuple[str, ast.Module]:
+    """The canonical form with placeholder definition names, and its ``ast``: the libcst analysis
+    applied to the source's ``ast`` (fast), or libcst's own transform where the source has a
+    construct the AST rename does not mirror."""
     try:
         if not source.isascii():
             raise _Unsupported("non-ASCII source: ast normalizes identifiers (NFKC), libcst does not")
         tree = ast.parse(source)
         renamer = _AstRename(definitions, _FunctionScopes.of(module), source)
-        tree.body = [stmt for stmt in tree.body if not renamer._lone_string(stmt)]
-        for stmt in tree.body:
-            renamer.visit(stmt)
+        tree.body = renamer.statements(tree.body, module=True)
         if next(renamer.scopes, None) is not None:
             raise _Unsupported("fewer functions than libcst found")
-        return ast.unparse(tree) + "\n"
+        return ast.unparse(tree) + "\n", tree
     except _Unsupported:
-        return canonical_layout(module.visit(CanonicalNames(definitions)).code)
+        code = canonical_layout(module.visit(CanonicalNames(definitions)).code)
+        return code, ast.parse(code)
 
 
 def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "kernel") -> Normalized:
@@ -478,12 +478,12 @@ def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "ker
     digits of the hash, so kernels from different records never collide when compiled together."""
     module = cst.parse_module(source)
     placeholders = RenameDefinitions.plan(module, kernel_name)
-    placeholder_code = _canonical(module, source, placeholders)
+    placeholder_code, tree = _canonical(module, source, placeholders)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders)
     suffixed = {ph: f"{ph}_{digest[:8]}" for ph in placeholders.values()}
-    tree = _SuffixDefinitions(suffixed).visit(ast.parse(placeholder_code))
+    tree = _SuffixDefinitions(suffixed).visit(tree)  # the canonical form's own tree, not a re-parse
     final = {orig: suffixed[ph] for orig, ph in placeholders.items()}
     return Normalized(ast.unparse(tree) + "\n", digest, final)
 

@@ -20,7 +20,7 @@ from collections import deque
 from typing import Iterable, Iterator
 
 from fuzzer.errors import WarpfuzzError
-from fuzzer.pool import Job, LocalPool
+from fuzzer.pool import Job, JobQueue, LocalPool
 
 START_TIMEOUT = 120.0  # seconds for every actor to be placed and import warpfuzz
 
@@ -128,11 +128,10 @@ class RayPool:
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order, as :meth:`LocalPool.map` does
-        (``jobs`` may be a :class:`~fuzzer.pool.JobQueue` the caller adds to). An actor lost with its node comes back as a ``crashed`` result and is replaced."""
+        (``jobs`` may be a :class:`~fuzzer.pool.JobQueue` the caller adds to). An actor lost with its
+        node comes back as a ``crashed`` result and is replaced."""
         ray = self._ray
         self._start()
-        from fuzzer.pool import JobQueue
-
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
         idle = list(self._actors)
         running: dict = {}
