@@ -1,18 +1,26 @@
 """Throughput of the campaign pipeline against two references, on one fixed set of kernels.
 
-    .venv/bin/python benchmarks/throughput.py [--kernels 500] [--seed 1] [--workers 2]
+    .venv/bin/python benchmarks/throughput.py [--backend cpu] [--kernels 500] [--seed 1] [--workers 2]
+    .venv/bin/python benchmarks/throughput.py --corpus corpus/cuda [--kernels 300]
 
-(a) pipeline: ``warpfuzz campaign --backend cpu --count N --no-steer --no-swarm`` end to end, in
+(a) pipeline: ``warpfuzz campaign --backend B --count N --no-steer --no-swarm`` end to end, in
     a fresh process (start-up, drawing, normalization, dedup, isolated codegen, batched native
-    compile, the default ``run`` oracle, records, shards and manifest all included);
-(b) limit: the N kernels that campaign recorded, compiled directly with Warp (import + ``load``)
-    in batched modules of the campaign's batch size, on as many warmed processes as the campaign
-    had workers, with the campaign's CPU build level and module options (``block_dim`` 1, which
-    is what a CPU launch builds, and no ``-march=native``); no drawing, normalization, IR capture,
-    oracles or I/O beyond Warp's own;
+    compile, the oracles ``make dataset`` runs for that backend — ``run`` on cpu, none on cuda —,
+    records, shards and manifest all included);
+(b) limit: the N kernels that campaign recorded, compiled directly with Warp in batched modules
+    of the campaign's batch size, on as many warmed processes as the campaign had workers, with
+    the campaign's module options: on cpu import + ``load`` at the campaign's CPU build level
+    (``block_dim`` 1, which is what a CPU launch builds, and no ``-march=native``), on cuda
+    ``compile_aot_module`` to PTX for sm_90; no drawing, normalization, IR capture, oracles or
+    I/O beyond Warp's own;
 (c) naive: the same kernels, one module per kernel, one process, Warp's default options, the IR
-    read back from the kernel cache: a user's first script. ``--naive-kernels`` measures it on a
+    read back from the output folder: a user's first script. ``--naive-kernels`` measures it on a
     prefix of the set (its rate is per kernel, so a prefix estimates it; the default is all).
+
+``--corpus DIR`` measures a finished campaign instead (a production run, say): (a) is its own
+records over its ``elapsed_seconds`` (``stats.json``), and (b) and (c) are measured on N of its
+records, evenly spaced. (b) then also gives the compile-only time of all its records at the
+limit's rate: the least time any pipeline on this machine could have built that corpus in.
 
 The line before it holds the same figures as JSON for ``warpfuzz report --benchmark``. The last
 line is ``RESULT pipeline=<a> limit=<b> naive=<c> ratio_vs_limit=<a/b> ratio_vs_naive=<a/c>``
@@ -38,12 +46,17 @@ sys.path.insert(0, str(ROOT))
 from fuzzer import plugins  # noqa: E402
 from fuzzer.campaign import CampaignConfig  # noqa: E402
 from fuzzer.pipeline import batch_group  # noqa: E402
-from fuzzer.shards import iter_records  # noqa: E402
+from fuzzer.shards import iter_records, read_manifest  # noqa: E402
 
 
-def run_pipeline(out: Path, kernels: int, seed: int, workers: int) -> tuple[float, list[dict]]:
-    cmd = [sys.executable, "-m", "fuzzer", "campaign", "--backend", "cpu", "--out", str(out), "--count", str(kernels),
-           "--seed", str(seed), "--workers", str(workers), "--no-steer", "--no-swarm"]
+# the oracles `make dataset` runs for each backend
+DATASET_ORACLES = {"cpu": "run", "cuda": "none"}
+CUDA_ARCH = 90
+
+
+def run_pipeline(backend: str, out: Path, kernels: int, seed: int, workers: int) -> tuple[float, list[dict]]:
+    cmd = [sys.executable, "-m", "fuzzer", "campaign", "--backend", backend, "--out", str(out), "--count", str(kernels),
+           "--seed", str(seed), "--workers", str(workers), "--no-steer", "--no-swarm", "--oracles", DATASET_ORACLES[backend]]
     started = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
@@ -79,36 +92,40 @@ def _import(source: str, name: str, directory: str):
 _counter = iter(range(10**9))
 
 
-def _compile_batch(sources: list[str]) -> int:
-    """Import the sources as one module and build it for the CPU; the number of kernels built."""
+def _compile_batch(job: tuple[str, list[str]]) -> int:
+    """Import the sources as one module and build it for the backend; the number of kernels built."""
     import warp as wp
 
     from backends.warp_ir import prepare_module
 
+    backend, sources = job
     directory = tempfile.mkdtemp(prefix="bench-src-")
     module = _import("\n\n".join(sources), f"bench_batch_{os.getpid()}_{next(_counter)}", directory)
-    prepare_module(module, "cpu")  # the module options the campaign builds with (block_dim 1, as a CPU launch)
-    module.load(wp.get_device("cpu"))
+    prepare_module(module, backend)  # the module options the campaign builds with (block_dim 1 on cpu, as a CPU launch)
+    if backend == "cpu":
+        module.load(wp.get_device("cpu"))
+    else:  # the campaign's PTX build: no GPU needed
+        wp.compile_aot_module(module, arch=CUDA_ARCH, use_ptx=True, module_dir=directory)
     return len(sources)
 
 
-def run_limit(records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:
+def run_limit(backend: str, records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:
     groups: dict[str, list[str]] = {}
     for r in records:
-        groups.setdefault(batch_group(r["python_source"], "cpu"), []).append(r["python_source"])
+        groups.setdefault(batch_group(r["python_source"], backend), []).append(r["python_source"])
     batches = [members[i : i + batch] for _, members in sorted(groups.items()) for i in range(0, len(members), batch)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_warp, initargs=(opt_level,)) as pool:
-        # warm every process (Warp's init and clang's precompiled header) before the clock starts
-        warm = [records[i % len(records)]["python_source"] for i in range(workers)]
-        pool.map(_compile_batch, [[s] for s in warm], chunksize=1)
+        # warm every process (Warp's init and the compiler's precompiled header) before the clock starts
+        warm = [(backend, [records[i % len(records)]["python_source"]]) for i in range(workers)]
+        pool.map(_compile_batch, warm, chunksize=1)
         started = time.perf_counter()
-        built = sum(pool.map(_compile_batch, batches, chunksize=1))
+        built = sum(pool.map(_compile_batch, [(backend, b) for b in batches], chunksize=1))
         return time.perf_counter() - started if built else float("nan")
 
 
-def _naive(sources: list[str], result_path: str):
-    """One process, one module per kernel, Warp's defaults; the IR read back from the cache."""
+def _naive(backend: str, sources: list[str], result_path: str):
+    """One process, one module per kernel, Warp's defaults; the IR read back from where Warp wrote it."""
     import glob
 
     import warp as wp
@@ -121,19 +138,24 @@ def _naive(sources: list[str], result_path: str):
     ir_bytes = 0
     for i, source in enumerate(sources):
         module = _import(source, f"naive_{i}", directory)
-        module.load(wp.get_device("cpu"))
-        for path in glob.glob(os.path.join(wp.config.kernel_cache_dir, "*", f"wp_naive_{i}_*", "*.cpp")):
-            ir_bytes += os.path.getsize(path)
+        if backend == "cpu":
+            module.load(wp.get_device("cpu"))
+            written = glob.glob(os.path.join(wp.config.kernel_cache_dir, "*", f"wp_naive_{i}_*", "*.cpp"))
+        else:
+            out = os.path.join(directory, f"naive_{i}")
+            wp.compile_aot_module(module, arch=CUDA_ARCH, use_ptx=True, module_dir=out)
+            written = glob.glob(os.path.join(out, "*.cu")) + glob.glob(os.path.join(out, "*.ptx"))
+        ir_bytes += sum(os.path.getsize(path) for path in written)
     with open(result_path, "w") as f:
         json.dump({"seconds": time.perf_counter() - started, "kernels": len(sources), "ir_bytes": ir_bytes}, f)
 
 
-def run_naive(records: list[dict]) -> float:
+def run_naive(backend: str, records: list[dict]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "naive.json")
         ctx = multiprocessing.get_context("spawn")
         started = time.perf_counter()
-        proc = ctx.Process(target=_naive, args=([r["python_source"] for r in records], out))
+        proc = ctx.Process(target=_naive, args=(backend, [r["python_source"] for r in records], out))
         proc.start()
         proc.join()
         wall = time.perf_counter() - started  # the user's script as a whole: start-up included
@@ -142,38 +164,76 @@ def run_naive(records: list[dict]) -> float:
         return wall
 
 
+def measured_corpus(corpus: Path) -> tuple[dict, float, int, list[dict]]:
+    """A finished campaign's settings, elapsed seconds, record bytes and records (sources only)."""
+    manifest = read_manifest(corpus)
+    if manifest is None:
+        raise SystemExit(f"throughput.py: {corpus}: no manifest.json; not a warpfuzz corpus")
+    try:
+        elapsed = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))["elapsed_seconds"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"throughput.py: {corpus}: no elapsed_seconds in stats.json ({type(exc).__name__})")
+    records = [{"python_source": r["python_source"]} for r in iter_records(corpus)]
+    return manifest["settings"], float(elapsed), manifest["totals"]["records"]["bytes"], records
+
+
+def evenly_spaced(items: list, k: int) -> list:
+    return items if k >= len(items) else [items[i * len(items) // k] for i in range(k)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=sorted(DATASET_ORACLES), default="cpu")
     parser.add_argument("--kernels", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--naive-kernels", type=int, default=None, help="measure the naive baseline on this many")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="measure this finished campaign (its stats.json) instead of running one; "
+                             "limit and naive on --kernels of its records, evenly spaced")
     args = parser.parse_args(argv)
+    if args.kernels < 1 or args.workers < 1 or (args.naive_kernels is not None and args.naive_kernels < 1):
+        parser.error("--kernels, --workers and --naive-kernels must be at least 1")
 
-    opt_level = CampaignConfig(backend="cpu", out=Path(".")).cpu_opt_level
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        seconds, records = run_pipeline(Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
-    n = len(records)
-    nbytes = sum(len(json.dumps(r)) for r in records)
+    if args.corpus is not None:
+        settings, seconds, nbytes, all_records = measured_corpus(args.corpus)
+        backend, batch, opt_level = settings["backend"], settings["compile_batch"], settings.get("cpu_opt")
+        records = evenly_spaced(all_records, args.kernels)
+        n = len(all_records)
+        print(f"(a) pipeline: {args.corpus}: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s "
+              f"(its stats.json): {n / seconds:.2f} pairs/s, {nbytes / seconds / 1e3:.0f} kB/s")
+    else:
+        backend = args.backend
+        batch = plugins.backend(backend).compile_batch
+        opt_level = CampaignConfig(backend=backend, out=Path("."), oracles=DATASET_ORACLES[backend]).cpu_opt_level
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            seconds, records = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
+        n = len(records)
+        nbytes = sum(len(json.dumps(r)) for r in records)
+        print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s: {n / seconds:.2f} pairs/s, "
+              f"{nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
     pipeline = n / seconds
-    print(f"(a) pipeline: {n} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s: {pipeline:.2f} pairs/s, "
-          f"{nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
+    if backend != "cpu":
+        opt_level = None  # the campaign's -O is the CPU build's; its PTX is NVRTC's at Warp's default
 
-    batch = plugins.backend("cpu").compile_batch
-    limit_seconds = run_limit(records, args.workers, batch, opt_level)
-    limit = n / limit_seconds
-    print(f"(b) limit: {n} kernels in batches of {batch} on {args.workers} warm processes at -O{opt_level}, block_dim 1: "
+    limit_seconds = run_limit(backend, records, args.workers, batch, opt_level)
+    limit = len(records) / limit_seconds
+    how = f"-O{opt_level}, block_dim 1" if backend == "cpu" else f"PTX sm_{CUDA_ARCH}"
+    print(f"(b) limit: {len(records)} kernels in batches of {batch} on {args.workers} warm process{'es' if args.workers != 1 else ''}, {how}: "
           f"{limit_seconds:.1f} s: {limit:.2f} pairs/s")
+    if args.corpus is not None:
+        print(f"    at that rate the corpus's {n} records need {n / limit:.0f} s of compiling alone; "
+              f"the campaign took {seconds:.0f} s")
 
     naive_set = records[: args.naive_kernels] if args.naive_kernels else records
-    naive_seconds = run_naive(naive_set)
+    naive_seconds = run_naive(backend, naive_set)
     naive = len(naive_set) / naive_seconds
     print(f"(c) naive: {len(naive_set)} kernels, one module each, one process, Warp defaults: "
           f"{naive_seconds:.1f} s: {naive:.2f} pairs/s")
 
     # the figures by name, for `warpfuzz report --benchmark` (keys ending in pairs/bytes_per_second)
-    print("RESULT " + json.dumps({"pipeline_pairs_per_second": round(pipeline, 3), "limit_pairs_per_second": round(limit, 3),
-                                  "naive_pairs_per_second": round(naive, 3),
+    print("RESULT " + json.dumps({"backend": backend, "pipeline_pairs_per_second": round(pipeline, 3),
+                                  "limit_pairs_per_second": round(limit, 3), "naive_pairs_per_second": round(naive, 3),
                                   "pipeline_bytes_per_second": round(nbytes / seconds, 1), "kernels": n}))
     print(f"RESULT pipeline={pipeline:.3f} limit={limit:.3f} naive={naive:.3f} "
           f"ratio_vs_limit={pipeline / limit:.3f} ratio_vs_naive={pipeline / naive:.3f}")

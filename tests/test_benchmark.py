@@ -1,0 +1,49 @@
+"""``benchmarks/throughput.py --corpus``: a finished campaign measured against the compile-only
+limit and the naive script (real Warp compiles of two of its kernels, in subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from support import REPO
+
+SCRIPT = REPO / "benchmarks" / "throughput.py"
+
+
+def bench(warpfuzz, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=REPO, env=warpfuzz.env(),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_finished_cuda_campaign_against_its_limit(warpfuzz, campaign_corpus):
+    corpus = campaign_corpus("cuda")
+    result = bench(warpfuzz, "--corpus", corpus, "--kernels", 2, "--naive-kernels", 1, "--workers", 1)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+
+    stats = json.loads((corpus / "stats.json").read_text())
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    records, nbytes = stats["records"], manifest["totals"]["records"]["bytes"]
+    assert lines[0].startswith(f"(a) pipeline: {corpus}: {records} cuda records ({nbytes / 1e6:.1f} MB)")
+
+    # the limit is measured on 2 of its records, in the campaign's batches, as PTX
+    limit_line = next(line for line in lines if line.startswith("(b) limit:"))
+    assert f"2 kernels in batches of {manifest['settings']['compile_batch']} on 1 warm process, PTX sm_90" in limit_line
+    assert re.search(rf"corpus's {records} records need \d+ s of compiling alone; the campaign took \d+ s", result.stdout)
+
+    figures = json.loads(next(line for line in lines if line.startswith("RESULT {"))[len("RESULT "):])
+    assert figures["backend"] == "cuda" and figures["kernels"] == records
+    assert figures["pipeline_pairs_per_second"] == round(records / stats["elapsed_seconds"], 3)
+    assert figures["limit_pairs_per_second"] > 0 and figures["naive_pairs_per_second"] > 0
+    last = dict(token.split("=") for token in lines[-1].removeprefix("RESULT ").split())
+    assert abs(float(last["ratio_vs_limit"]) - figures["pipeline_pairs_per_second"] / figures["limit_pairs_per_second"]) < 2e-3
+
+
+def test_a_directory_that_is_no_corpus_is_one_line(warpfuzz, tmp_path):
+    result = bench(warpfuzz, "--corpus", tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"throughput.py: {tmp_path}: no manifest.json; not a warpfuzz corpus"
+    assert result.stdout == ""
