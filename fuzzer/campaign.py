@@ -35,6 +35,10 @@ GENERATE_CHUNK = 25
 # must not depend on how many workers made them
 TAIL_JOBS = 2
 COMPILE_BUDGET = 400.0  # seconds a batch's native build may take before its worker is replaced
+# a kernel whose forward + adjoint source is longer (in KiB, about 64K tokens) is set aside as
+# `oversized` before its native build: no use to a model's context, and unrolled loops make a few
+# of them cost NVRTC minutes (0: no limit)
+MAX_IR_KB = 256
 
 
 @dataclass
@@ -59,6 +63,7 @@ class CampaignConfig:
     cpu_opt: int | None = None
     round_size: int = ROUND_SIZE
     batch_size: int | None = None  # kernels per module at most; None: the backend's ``compile_batch``
+    max_ir_kb: int = MAX_IR_KB  # 0: no limit
     progress: object = None  # callable(stats dict) for live display
 
     def settings(self, warp_version: str) -> dict:
@@ -76,6 +81,7 @@ class CampaignConfig:
             "warp_version": warp_version,
             # a cuda kernel's PTX depends on its batch-mates: the batches are part of what is recorded
             "compile_batch": self.batch_size or plugins.backend(self.backend).compile_batch,
+            "max_ir_kb": self.max_ir_kb,
         } | plugins.backend(self.backend).configure(self.ir_levels, self.archs).settings()
 
     @property
@@ -234,6 +240,7 @@ class Campaign:
             "ir_levels": list(self.backend.chosen_levels),
             "archs": list(self.backend.archs),
             "cpu_opt": self.config.cpu_opt_level,
+            "max_ir_bytes": self.config.max_ir_kb * 1024 or None,
             "oracles": ORACLE_SETS[self.config.oracles],
             "seed": self.config.seed,
             "kernels": [

@@ -26,17 +26,21 @@ def parse_size(text: str) -> int:
     return value
 
 
-def positive_int(name: str):
+def positive_int(name: str, least: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be positive, got {text!r}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{name} must be {'positive' if least == 1 else f'at least {least}'}, got {text!r}")
         return value
 
     return parse
+
+
+def non_negative_int(name: str):
+    return positive_int(name, least=0)
 
 
 def _print_json(data):
@@ -71,6 +75,8 @@ def cmd_campaign(args) -> int:
     )
     if args.round_size:
         config.round_size = args.round_size
+    if args.max_ir_kb is not None:
+        config.max_ir_kb = args.max_ir_kb
     with progress_reporter(sys.stderr) as report:
         config.progress = report
         stats = run_campaign(config)
@@ -258,8 +264,16 @@ def _require_corpus(d: str):
 # ---------------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line, like every other bad input (``--help`` still shows the usage)."""
+
+    def error(self, message: str):
+        command = self.prog.partition(" ")[2]  # "warpfuzz campaign" -> "campaign"
+        self.exit(2, f"warpfuzz: error: {command + ': ' if command else ''}{message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="warpfuzz", description="Grammar-based kernel fuzzer and Python→IR dataset generator for NVIDIA Warp")
+    p = _Parser(prog="warpfuzz", description="Grammar-based kernel fuzzer and Python→IR dataset generator for NVIDIA Warp")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("campaign", help="generate, compile and record kernels until a size or count is reached")
@@ -282,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--executor", choices=["local", "ray"], default="local")
     c.add_argument("--address", help="Ray cluster address (with --executor ray)")
     c.add_argument("--round-size", type=positive_int("--round-size"), default=None,
-                   help="draws per round (a setting of the corpus: records depend on it; default 100)")
+                   help="draws per round (a setting of the corpus: records depend on it; default 200)")
+    c.add_argument("--max-ir-kb", type=non_negative_int("--max-ir-kb"), default=None,
+                   help="set aside, as `oversized`, a kernel whose forward + adjoint source is over this many KiB, "
+                        "before its native build (a setting of the corpus; default 256; 0: no limit)")
     _add_ir_options(c)
     c.set_defaults(func=cmd_campaign)
 

@@ -107,9 +107,12 @@ def finding_kind(record: dict) -> str:
 
 
 def collect_findings(corpus_dir) -> list[Finding]:
-    """The corpus's failures grouped by signature, in order of first appearance."""
+    """The corpus's failures grouped by signature, in order of first appearance (kernels a filter
+    set aside, ``oversized``, are no finding)."""
     findings: dict[str, Finding] = {}
     for record in iter_records(Path(corpus_dir), "failures"):
+        if record["label"] == outcomes.OVERSIZED:
+            continue
         sig = finding_signature(record)
         finding = findings.get(sig)
         if finding is None:

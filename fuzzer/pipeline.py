@@ -89,12 +89,14 @@ def compile_kernels(job: dict, scratch: str) -> list[dict]:
     """Label every kernel of the job's batch and capture the IR of those that compile.
 
     ``job``: {backend, oracles: [...], seed, kernels: [{key, source, kernel_name, hints}], and
-    optionally ir_levels: [...] and archs: [...] (the backend's defaults when absent)}."""
+    optionally ir_levels: [...] and archs: [...] (the backend's defaults when absent) and
+    max_ir_bytes (a kernel whose forward + adjoint source is longer is labelled ``oversized`` and
+    left out of the native build)}."""
     from fuzzer import plugins
 
     backend = plugins.backend(job["backend"]).configure(job.get("ir_levels"), job.get("archs"))
     backend.native_opt_level = job.get("cpu_opt")  # a configured copy: this job's alone
-    ctx = _BatchContext(backend, set(job.get("oracles", [])), job.get("seed", 0), scratch)
+    ctx = _BatchContext(backend, set(job.get("oracles", [])), job.get("seed", 0), scratch, job.get("max_ir_bytes"))
     results: dict[str, list[dict]] = {}
     ctx.run(job["kernels"], results)
     return [r for k in job["kernels"] for r in results.get(k["key"], [])]
@@ -118,11 +120,12 @@ def label_kernel(backend, wmodule, kernel, kjob: dict, *, oracles, seed: int, sc
 
 
 class _BatchContext:
-    def __init__(self, backend, oracles: set[str], seed: int, scratch: str):
+    def __init__(self, backend, oracles: set[str], seed: int, scratch: str, max_ir_bytes: int | None = None):
         self.backend = backend
         self.oracles = oracles
         self.seed = seed
         self.scratch = scratch
+        self.max_ir_bytes = max_ir_bytes
         # which kernel is running its oracles right now: if the process dies or hangs, the pool reads
         # this marker and the kernel at fault is labelled without bisecting the whole batch
         self.marker = os.path.join(os.path.dirname(scratch), CURRENT_KERNEL_MARKER)
@@ -153,9 +156,15 @@ class _BatchContext:
                     label, exc_type, message = outcomes.classify_exception(exc, "codegen")
                     results[kjob["key"]] = [_failure(kjob, label, exc_type, message, outcomes.where_in_warp(exc))]
                     failed.append(kjob)
+                    continue
+                oversized = self._oversized(kjob, captured[kjob["key"]])
+                if oversized is not None:
+                    results[kjob["key"]] = [oversized]
+                    failed.append(kjob)
             survivors = [k for k in kernels if k not in failed]
             if failed:
-                # a failing kernel fails its whole module: rebuild the batch without it
+                # a failing kernel fails its whole module (and an oversized one stays out of the
+                # native build): rebuild the batch without it
                 unload_module(mod_name)
                 if survivors:
                     self.run(survivors, results)
@@ -164,6 +173,19 @@ class _BatchContext:
         finally:
             self._mark("")
             unload_module(mod_name)
+
+    def _oversized(self, kjob: dict, captured: list) -> dict | None:
+        """The ``oversized`` result of a kernel whose forward + adjoint source (any instance) is over
+        the limit, else None. Measured on the isolated codegen, before any native build: one such
+        kernel of seed 7 (632 KB of C++ from unrolled loops) takes NVRTC 150 s on its own."""
+        if not self.max_ir_bytes:
+            return None
+        size = max(len(ir.get("forward") or "") + len(ir.get("backward") or "") for _, ir in captured)
+        if size <= self.max_ir_bytes:
+            return None
+        message = (f"forward + adjoint {self.backend.name} source of {size} bytes is over the campaign's limit "
+                   f"of {self.max_ir_bytes} bytes (--max-ir-kb {self.max_ir_bytes // 1024})")
+        return _failure(kjob, outcomes.OVERSIZED, "", message, "")
 
     def _load(self, kernels: list[dict], results: dict):
         """Import the batch as one module; a batch whose import fails is split until each failing

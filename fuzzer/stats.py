@@ -14,7 +14,9 @@ def _rates(counters: dict) -> dict:
     generated = counters.get("generated", 0)
     return {
         "generated": generated,
-        "validity": round(counters.get("valid", 0) / max(1, generated - counters.get("duplicates", 0)), 4) if generated else 0.0,
+        # duplicates and oversized kernels are filtered out, not judged: neither counts against validity
+        "validity": round(counters.get("valid", 0) / max(1, generated - counters.get("duplicates", 0) - counters.get("label:oversized", 0)), 4)
+        if generated else 0.0,
         "duplicate_rate": round(counters.get("duplicates", 0) / generated, 4) if generated else 0.0,
         "draw_errors": counters.get("draw_errors", 0),
         "failures": {k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("label:")},

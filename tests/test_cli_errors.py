@@ -57,8 +57,10 @@ def unwritable(path):
         (("--backend", "cpu", "--grammar", "nope", *CPU_SETTINGS), ("unknown grammar 'nope'", "elementwise")),
         (("--backend", "cpu", "--size", "12XB", "--seed", "3"), ("bad size '12XB'", "200MB")),
         (("--backend", "cpu", "--size", "0", "--seed", "3"), ("bad size '0'", "must be positive")),
+        (("--backend", "cpu", "--count", "0", "--seed", "3"), ("campaign: argument --count", "must be positive, got '0'")),
+        (("--backend", "cpu", "--max-ir-kb", "-1", *CPU_SETTINGS), ("--max-ir-kb must be at least 0, got '-1'",)),
     ],
-    ids=["unknown-backend", "unknown-grammar", "size-unit", "size-zero"],
+    ids=["unknown-backend", "unknown-grammar", "size-unit", "size-zero", "count-zero", "max-ir-kb-negative"],
 )
 def test_bad_arguments_leave_an_existing_corpus_alone(warpfuzz, corpus, args, fragments):
     path, before = corpus
@@ -75,7 +77,8 @@ def test_bad_arguments_create_no_output_directory(warpfuzz, tmp_path):
 
 @pytest.mark.parametrize(
     "setting, value, field",
-    [("--seed", "4", "seed"), ("--round-size", "7", "round_size"), ("--grammar", "integer", "grammars"), ("--oracles", "none", "oracles")],
+    [("--seed", "4", "seed"), ("--round-size", "7", "round_size"), ("--grammar", "integer", "grammars"), ("--oracles", "none", "oracles"),
+     ("--max-ir-kb", "64", "max_ir_kb")],
 )
 def test_corpus_made_with_different_settings_is_refused(warpfuzz, corpus, setting, value, field):
     path, before = corpus

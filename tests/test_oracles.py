@@ -235,3 +235,43 @@ def test_a_native_compile_error_is_pinned_on_its_kernel_without_bisecting(load, 
     assert [r["outcome"] for r in results] == [outcomes.OK, outcomes.NATIVE_COMPILE_ERROR, outcomes.OK, outcomes.OK]
     assert "intersect_tri_tri" in results[1]["diagnostic"]
     assert builds == [4, 1, 3]
+
+
+def test_an_oversized_kernel_is_set_aside_before_the_native_build(monkeypatch, tmp_path):
+    """A kernel whose forward + adjoint source is over the job's ``max_ir_bytes`` is labelled
+    ``oversized`` from its isolated codegen; its batch-mates are built natively without it, once,
+    and their IR is what it is without the limit. It is no finding and no validity loss."""
+    import fuzzer.pipeline as pipeline
+    from fuzzer.normalize import normalize
+    from fuzzer.progress import _line
+    from fuzzer.stats import _rates
+
+    good = "import warp as wp\n\n@wp.kernel\ndef scale(a: wp.array(dtype=float)):\n    i = wp.tid()\n    a[i] = a[i] * {}.0\n"
+    unrolled = ("import warp as wp\n\n@wp.kernel\ndef unrolled(a: wp.array(dtype=float)):\n    i = wp.tid()\n"
+                "    for j in range(12):\n        for k in range(12):\n            a[i] = a[i] * 1.5 + wp.sin(a[i])\n")
+    sources = [normalize(good.format(1)), normalize(unrolled), normalize(good.format(2))]
+    kernels = [{"key": n.hash, "source": n.source, "kernel_name": list(n.names.values())[-1], "hints": None} for n in sources]
+
+    def job(**extra):
+        return {"backend": "cpu", "oracles": ["run"], "seed": 0, "cpu_opt": 0, "kernels": kernels, **extra}
+
+    free = pipeline.compile_kernels(job(), str(tmp_path))
+    sizes = [len(r["ir"]["forward"]) + len(r["ir"]["backward"]) for r in free]
+    assert [r["outcome"] for r in free] == [outcomes.OK] * 3 and sizes[1] > 20 * max(sizes[0], sizes[2])
+
+    built = []
+    compile_and_check = pipeline._BatchContext._compile_and_check
+    monkeypatch.setattr(pipeline._BatchContext, "_compile_and_check",
+                        lambda self, batch, *a: built.append([k["kernel_name"] for k in batch]) or compile_and_check(self, batch, *a))
+    limit = (sizes[0] + sizes[1]) // 2
+    results = pipeline.compile_kernels(job(max_ir_bytes=limit), str(tmp_path))
+    assert [r["outcome"] for r in results] == [outcomes.OK, outcomes.OVERSIZED, outcomes.OK]
+    assert built == [[kernels[0]["kernel_name"], kernels[2]["kernel_name"]]]  # one native build, without it
+    assert f"source of {sizes[1]} bytes is over the campaign's limit of {limit} bytes" in results[1]["diagnostic"]
+    assert [r["ir"] for r in results[::2]] == [r["ir"] for r in free[::2]]
+
+    rates = _rates({"generated": 10, "duplicates": 1, "valid": 8, "label:oversized": 1})
+    assert rates["validity"] == 1.0 and rates["failures"] == {"oversized": 1}
+    stats = {"backend": "cpu", "target": {"count": 10}, "bytes": 0, "records": 8, "bytes_per_second": 0.0,
+             "pairs_per_second": 1.0, "least_covered_kernel_types": [], **rates}
+    assert "findings 0" in _line(stats)
