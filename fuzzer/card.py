@@ -165,9 +165,13 @@ def regenerate_command(settings: dict, records: int, out: str) -> str | None:
         return None
     grammars = "" if sorted(settings["grammars"]) == sorted(plugins.grammar_names()) else "".join(f" --grammar {g}" for g in settings["grammars"])
     flags = "".join(flag for flag, on in ((" --no-steer", not settings.get("steer", True)), (" --no-swarm", not settings.get("swarm", True))) if on)
-    round_size = f" --round-size {settings['round_size']}" if settings.get("round_size", 100) != 100 else ""
+    from fuzzer.campaign import MAX_IR_KB, ROUND_SIZE
+
+    round_size = f" --round-size {settings['round_size']}" if settings.get("round_size", ROUND_SIZE) != ROUND_SIZE else ""
+    # a corpus made before the setting existed had no limit
+    max_ir = f" --max-ir-kb {settings.get('max_ir_kb', 0)}" if settings.get("max_ir_kb", 0) != MAX_IR_KB else ""
     return (f"warpfuzz campaign --backend {settings['backend']} --out {out} --count {records} --seed {settings['seed']}"
-            f"{grammars} --oracles {settings['oracles']}{flags}{round_size}{levels}")
+            f"{grammars} --oracles {settings['oracles']}{flags}{round_size}{max_ir}{levels}")
 
 
 def write_card(corpus_dir: Path, *, card_dir: Path | None = None, parquet_subdir: str | None = "data",

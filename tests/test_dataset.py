@@ -476,3 +476,16 @@ def test_sample_swap_replaces_the_old_sample_whole(tmp_path):
     _swap(new, out)
     assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["cpu", "cpu/records.jsonl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]  # no temp or old directory left
+
+
+def test_the_card_regenerates_a_campaign_with_the_settings_that_are_not_defaults():
+    from fuzzer.card import regenerate_command
+    from fuzzer.plugins import grammar_names
+
+    base = {"backend": "cuda", "seed": 7, "grammars": grammar_names(), "oracles": "none", "steer": True, "swarm": True}
+    assert regenerate_command(base | {"round_size": 200, "max_ir_kb": 256}, 3116, "corpus/cuda") == (
+        "warpfuzz campaign --backend cuda --out corpus/cuda --count 3116 --seed 7 --oracles none")
+    assert regenerate_command(base | {"round_size": 10, "max_ir_kb": 0, "swarm": False}, 5, "c") == (
+        "warpfuzz campaign --backend cuda --out c --count 5 --seed 7 --oracles none --no-swarm --round-size 10 --max-ir-kb 0")
+    # a corpus made before the limit existed had none
+    assert regenerate_command(base | {"round_size": 200}, 5, "c").endswith("--oracles none --max-ir-kb 0")
