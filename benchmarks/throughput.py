@@ -54,13 +54,14 @@ DATASET_ORACLES = {"cpu": "run", "cuda": "none"}
 CUDA_ARCH = 90
 
 
-def run_pipeline(backend: str, out: Path, kernels: int, seed: int, workers: int) -> tuple[float, list[dict]]:
+def run_pipeline(backend: str, out: Path, kernels: int, seed: int, workers: int) -> tuple[float, int, list[dict]]:
+    """The campaign's wall seconds, its record bytes (as its manifest counts them) and its records."""
     cmd = [sys.executable, "-m", "fuzzer", "campaign", "--backend", backend, "--out", str(out), "--count", str(kernels),
            "--seed", str(seed), "--workers", str(workers), "--no-steer", "--no-swarm", "--oracles", DATASET_ORACLES[backend]]
     started = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    return seconds, list(iter_records(out))
+    return seconds, read_manifest(out)["totals"]["records"]["bytes"], list(iter_records(out))
 
 
 # -- plain Warp, for the references ----------------------------------------------------------------
@@ -207,9 +208,8 @@ def main(argv=None) -> int:
         batch = plugins.backend(backend).compile_batch
         opt_level = CampaignConfig(backend=backend, out=Path("."), oracles=DATASET_ORACLES[backend]).cpu_opt_level
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            seconds, records = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
+            seconds, nbytes, records = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
         n = len(records)
-        nbytes = sum(len(json.dumps(r)) for r in records)
         print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s: {n / seconds:.2f} pairs/s, "
               f"{nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
     pipeline = n / seconds

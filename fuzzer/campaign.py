@@ -125,7 +125,7 @@ class Campaign:
         state = self.writer.state
         self.round = state.get("next_round", 0)
         if self.round:
-            check_shards(config.out)  # a damaged corpus: one line before anything starts
+            check_shards(config.out, self.writer.manifest)  # a damaged corpus: one line before anything starts
         self.counters = state.get("counters", {})
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))

@@ -15,7 +15,7 @@ def _line(s: dict) -> str:
     rate = s["bytes_per_second"] if target.get("size") else s["pairs_per_second"]
     remaining = ((target.get("size") or 0) - s["bytes"]) if target.get("size") else ((target.get("count") or 0) - s["records"])
     eta = f"{remaining / rate:.0f}s" if rate > 0 and remaining > 0 else "-"
-    findings = sum(v for k, v in s["failures"].items() if k not in (outcomes.CODEGEN_ERROR, outcomes.OVERSIZED))
+    findings = sum(v for k, v in s["failures"].items() if k in outcomes.FINDINGS)
     return (
         f"[{s['backend']}] {goal} ({done:.0%}), {s['records']} records, {s['pairs_per_second']:.1f} pairs/s, "
         f"validity {s['validity']:.3f}, findings {findings}, least covered {','.join(s['least_covered_kernel_types'])}, ETA {eta}"

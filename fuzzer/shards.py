@@ -192,11 +192,11 @@ def _checked_shard(out: Path, stream: str, shard: dict) -> Path:
     return path
 
 
-def check_shards(out: Path) -> None:
-    """The cheap half of reading a corpus, before anything starts: every committed shard is there
-    with the size its manifest gives (one line naming the first that is not)."""
+def check_shards(out: Path, manifest: dict) -> None:
+    """The cheap half of reading a corpus, before anything starts: every shard ``manifest`` lists
+    is there with the size it gives (one line naming the first that is not)."""
     out = Path(out)
-    for stream, shards in (read_manifest(out) or {}).get("streams", {}).items():
+    for stream, shards in manifest.get("streams", {}).items():
         for shard in shards:
             _checked_shard(out, stream, shard)
 

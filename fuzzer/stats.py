@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from fuzzer import outcomes
 from fuzzer.coverage import normalized_entropy
 from fuzzer.shards import iter_records, read_manifest
 
@@ -15,7 +16,7 @@ def _rates(counters: dict) -> dict:
     return {
         "generated": generated,
         # duplicates and oversized kernels are filtered out, not judged: neither counts against validity
-        "validity": round(counters.get("valid", 0) / max(1, generated - counters.get("duplicates", 0) - counters.get("label:oversized", 0)), 4)
+        "validity": round(counters.get("valid", 0) / max(1, generated - counters.get("duplicates", 0) - counters.get(f"label:{outcomes.OVERSIZED}", 0)), 4)
         if generated else 0.0,
         "duplicate_rate": round(counters.get("duplicates", 0) / generated, 4) if generated else 0.0,
         "draw_errors": counters.get("draw_errors", 0),
