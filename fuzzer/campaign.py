@@ -139,6 +139,7 @@ class Campaign:
     def _load(self) -> None:
         """What the main loop needs beyond the settings (about 2 s of imports and reading): done
         while the workers start."""
+        import fuzzer.normalize  # noqa: F401  (libcst: 0.5 s of imports, needed by the first overload's commit)
         from fuzzer.builtins import public_builtins
         from fuzzer.neardup import NearDup
 
@@ -297,7 +298,7 @@ class Campaign:
             "grammar": cand["grammar"],
             "python_source": source,
             "normalized_hash": nhash,
-            "features": features(source),
+            "features": cand["features"] if source == cand["source"] else features(source),
             "ir": result["ir"],
             "provenance": {
                 "warp_version": self.warp_version,
@@ -337,6 +338,7 @@ class Campaign:
     def _commit_round(self, candidates, survivors, results) -> bool:
         """Record the round in index order, stop exactly at the target, commit. True when done."""
         records, failures = [], []
+        record_bytes = 0
         counters = dict(self.counters)
         records_total, bytes_total = self.records, self.bytes
         reached = False
@@ -366,7 +368,8 @@ class Campaign:
                 records.append(rec)
                 coverage.add(rec, cand.get("productions", []))
                 records_total += 1
-                bytes_total += len(dumps(rec).encode()) + 1
+                record_bytes += len(dumps(rec).encode()) + 1
+                bytes_total = self.bytes + record_bytes
                 if self._target_reached(records_total, bytes_total):
                     reached = True
                     break
@@ -382,7 +385,7 @@ class Campaign:
         }
         self.writer.commit({"records": records, "failures": failures}, state)
         self.session_records += len(records)
-        self.session_bytes += sum(len(dumps(r).encode()) + 1 for r in records)
+        self.session_bytes += record_bytes
         self.round += 1
         self.counters = counters
         self.coverage_lagged, self.coverage = self.coverage, coverage

@@ -28,6 +28,7 @@ def draw_candidate(grammar_names: list[str], plan: dict, seed: int, index: int, 
     from fuzzer import plugins
     from fuzzer.draw import Drawer
     from fuzzer.exprs import Plan
+    from fuzzer.features import features
     from fuzzer.normalize import normalize
     from fuzzer.render import render
 
@@ -53,6 +54,8 @@ def draw_candidate(grammar_names: list[str], plan: dict, seed: int, index: int, 
         "kernel_type": model.kernel_type,
         "grammar": model.grammar,
         "productions": sorted(model.productions),
+        # the record's ``features``, computed here, in parallel, rather than in the coordinator's commit
+        "features": features(normalized.source),
         "hints": {
             "params": [dataclasses.asdict(p) for p in model.params],
             "launch_dim": list(model.launch_dim),

@@ -176,25 +176,30 @@ class LocalPool:
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order. A result's ``status`` is
         ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``. ``jobs`` may be a
-        :class:`JobQueue` that the caller adds to between results."""
+        :class:`JobQueue` that the caller adds to between results; a worker that frees up is handed
+        the next waiting job before its result is yielded."""
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
         self.start()
         idle = [w for w in self._workers if w.job is None]
         sel = selectors.DefaultSelector()
+        busy: dict[int, _Worker] = {}
+
+        def hand_out():
+            while pending and idle:
+                w = idle.pop()
+                job = pending.popleft()
+                try:
+                    w.send(job)
+                except (BrokenPipeError, OSError):
+                    pending.appendleft(job)
+                    self._replace(w, idle)
+                    continue
+                busy[w.proc.stdout.fileno()] = w
+                sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+
         try:
-            busy: dict[int, _Worker] = {}
             while pending or busy:
-                while pending and idle:
-                    w = idle.pop()
-                    job = pending.popleft()
-                    try:
-                        w.send(job)
-                    except (BrokenPipeError, OSError):
-                        pending.appendleft(job)
-                        self._replace(w, idle)
-                        continue
-                    busy[w.proc.stdout.fileno()] = w
-                    sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+                hand_out()
                 now = time.monotonic()
                 wait = max(0.0, min(w.deadline for w in busy.values()) - now) if busy else 0
                 events = sel.select(timeout=min(wait, 1.0))
@@ -215,6 +220,9 @@ class LocalPool:
                             self._replace(w, idle, graceful=True)
                         else:
                             idle.append(w)
+                        # the freed worker takes a waiting job before the caller handles this result
+                        # (which may commit a round and take a second): it does not sit idle meanwhile
+                        hand_out()
                         yield job, result
                     else:  # EOF: the worker died
                         job = w.job

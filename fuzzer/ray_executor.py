@@ -135,10 +135,14 @@ class RayPool:
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
         idle = list(self._actors)
         running: dict = {}
-        while pending or running:
+
+        def hand_out():
             while pending and idle:
                 actor, job = idle.pop(), pending.popleft()
                 running[actor.run.remote(job)] = (actor, job)
+
+        while pending or running:
+            hand_out()
             [done], _ = ray.wait(list(running), num_returns=1)
             actor, job = running.pop(done)
             try:
@@ -148,6 +152,7 @@ class RayPool:
                           "diagnostic": f"Ray worker lost: {_first_line(exc)}", "current": ""}
                 actor = self._replace(actor)
             idle.append(actor)
+            hand_out()  # as LocalPool.map: the freed actor takes a waiting job before the caller handles this result
             yield job, result
 
     def _replace(self, actor):
