@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -183,3 +184,32 @@ def test_drawing_only_what_the_target_needs_changes_no_record(warpfuzz, tmp_path
     assert [r["id"] for r in short] == [r["id"] for r in long[:150]]
     assert [1, True] in long_draws  # round 1 was drawn in two parts
     assert long_draws.index([1, True]) > long_draws.index([1, False])
+
+
+def test_a_native_compile_failure_reads_the_same_from_any_worker(tmp_path):
+    """NVRTC notes which precompiled header it used (``/tmp/__nvrtc_auto_pch_<pid>_0/<the batch
+    that made it>.pch``): a failure's diagnostic drops that, so the failures of two runs match byte
+    for byte. The kernel fails in two worker processes, each after a good kernel made its header."""
+    from fuzzer import outcomes
+    from fuzzer.pool import Job, LocalPool
+
+    bad = (FIXTURES / "known" / "const_intersect.py").read_text()
+    good = "import warp as wp\n\n@wp.kernel\ndef fill(out: wp.array(dtype=float)):\n    out[wp.tid()] = 1.0\n"
+
+    def job(i: int, source: str, name: str) -> Job:
+        kernel = {"key": name, "source": source, "kernel_name": name, "hints": None}
+        return Job(id=i, payload={"op": "compile", "backend": "cuda", "oracles": [], "seed": 0, "kernels": [kernel]}, timeout=300)
+
+    diagnostics = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(tmp_path))  # the worker homes and what the workers write go under it
+        mp.setattr(tempfile, "tempdir", str(tmp_path))
+        for _ in range(2):
+            with LocalPool(1) as pool:  # a process of its own, as a worker of another run
+                results = {job.id: result for job, result in pool.map([job(0, good, "fill"), job(1, bad, "const_intersect")])}
+            assert [r["outcome"] for r in results[0]["results"]] == [outcomes.OK]
+            [failure] = results[1]["results"]
+            assert failure["outcome"] == outcomes.NATIVE_COMPILE_ERROR
+            diagnostics.append(outcomes.portable_text(failure["diagnostic"]))
+    assert "intersect_tri_tri" in diagnostics[0] and "precompiled header file" not in diagnostics[0]
+    assert diagnostics[0] == diagnostics[1]
