@@ -446,9 +446,15 @@ class CaptureStderr:
         self._tmp.close()
 
 
+# NVRTC's note on the precompiled header it used or made names a per-process directory
+# (/tmp/__nvrtc_auto_pch_<pid>_0) and the batch that first made the header in that process
+_PCH_NOTE = re.compile(r': (?:using|creating) precompiled header file "')
+
+
 def native_diagnostics(native: str, exc: BaseException) -> str:
-    """The useful part of a failed native build: compiler error lines plus the exception's last line."""
-    lines = [l for l in native.splitlines() if l.strip() and "warning" not in l.lower()]
+    """The useful part of a failed native build: compiler error lines plus the exception's last line
+    (no warnings, and no precompiled-header notes: they differ from process to process)."""
+    lines = [l for l in native.splitlines() if l.strip() and "warning" not in l.lower() and not _PCH_NOTE.search(l)]
     text = "\n".join(lines[:40]).strip()
     last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
     return (text + "\n" if text else "") + f"{type(exc).__name__}: {last}"

@@ -337,10 +337,9 @@ class Campaign:
 
     def _commit_round(self, candidates, survivors, results) -> bool:
         """Record the round in index order, stop exactly at the target, commit. True when done."""
-        records, failures = [], []
+        lines, failures = [], []  # the records encoded once: their size decides the stop, the writer stores them
         record_bytes = 0
         counters = dict(self.counters)
-        records_total, bytes_total = self.records, self.bytes
         reached = False
         coverage = Coverage(self.coverage.to_json())
         from fuzzer.record import dumps
@@ -365,17 +364,15 @@ class Campaign:
                 rec = self._record(cand, r)
                 rec["cluster_id"] = self.neardup.assign(rec)
                 rec["split"] = split_for(rec["cluster_id"])
-                records.append(rec)
                 coverage.add(rec, cand.get("productions", []))
-                records_total += 1
-                record_bytes += len(dumps(rec).encode()) + 1
-                bytes_total = self.bytes + record_bytes
-                if self._target_reached(records_total, bytes_total):
+                lines.append(dumps(rec))
+                record_bytes += len(lines[-1].encode()) + 1
+                if self._target_reached(self.records + len(lines), self.bytes + record_bytes):
                     reached = True
                     break
             if reached:
                 break
-        counters["recorded"] = counters.get("recorded", 0) + len(records)
+        counters["recorded"] = counters.get("recorded", 0) + len(lines)
         state = {
             "next_round": self.round + 1,
             "counters": counters,
@@ -383,8 +380,8 @@ class Campaign:
             "coverage_lagged": self.coverage.to_json(),
             "done": reached,
         }
-        self.writer.commit({"records": records, "failures": failures}, state)
-        self.session_records += len(records)
+        self.writer.commit({"records": lines, "failures": failures}, state)
+        self.session_records += len(lines)
         self.session_bytes += record_bytes
         self.round += 1
         self.counters = counters

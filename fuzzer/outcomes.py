@@ -157,17 +157,13 @@ _PORTABLE = [
     # batch module names carry a per-process counter, Warp's build dirs the pid and thread
     (re.compile(r"warpfuzz_batch_\d+"), "warpfuzz_batch"),
     (re.compile(r"_p\d+_t\d+\b"), ""),
-    # NVRTC's note on the precompiled header it used or made: a per-process directory
-    # (/tmp/__nvrtc_auto_pch_<pid>_0) and the batch that first made the header in that worker
-    (re.compile(r'^[^\n]*: (?:using|creating) precompiled header file "[^"\n]*"[^\n]*(?:\n|$)', re.M), ""),
 ]
 
 
 def portable_text(text: str) -> str:
     """``text`` without what varies by machine, process or batch position: the warp package dir
     becomes ``<warp>``, worker dirs ``<kernel-cache>``/``<scratch>``, batch module names lose their
-    counters, NVRTC's precompiled-header notes are dropped. Failure diagnostics go through it so that
-    failures are the same in any run."""
+    counters. Failure diagnostics go through it so that failures are the same in any run."""
     import importlib.util
 
     spec = importlib.util.find_spec("warp")

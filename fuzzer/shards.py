@@ -161,13 +161,14 @@ class CorpusWriter:
         return self.manifest["streams"][stream]
 
     def commit(self, batches: dict[str, list[dict]], state: dict, extra: dict | None = None) -> None:
-        """Write one shard per non-empty stream, then the manifest with the new ``state``."""
+        """Write one shard per non-empty stream, then the manifest with the new ``state``. A stream's
+        items are records, or their lines already encoded with ``record.dumps``."""
         for stream, records in batches.items():
             if not records:
                 continue
             number = len(self.manifest["streams"][stream])
             name = f"{stream}-{number:06d}.jsonl"
-            data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+            data = "".join((r if isinstance(r, str) else dumps(r)) + "\n" for r in records).encode("utf-8")
             atomic_write(self.out / stream / name, data)
             self.manifest["streams"][stream].append(
                 {"name": name, "records": len(records), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
