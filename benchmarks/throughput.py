@@ -17,6 +17,10 @@
     read back from the output folder: a user's first script. ``--naive-kernels`` measures it on a
     prefix of the set (its rate is per kernel, so a prefix estimates it; the default is all).
 
+``--repeat N`` runs (a) and (b) N times each, alternately (a, b, a, b, ...), and takes the median
+of each: this machine's speed drifts by 10 to 20% within an hour, so one pair of runs can land in
+different minutes. Every repeat of (a) must record the same kernels (else the script stops).
+
 ``--corpus DIR`` measures a finished campaign instead (a production run, say): (a) is its own
 records over its ``elapsed_seconds`` (``stats.json``), and (b) and (c) are measured on N of its
 records, evenly spaced. (b) then also gives the compile-only time of all its records at the
@@ -34,6 +38,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,6 +183,13 @@ def measured_corpus(corpus: Path) -> tuple[dict, float, int, list[dict]]:
     return manifest["settings"], float(elapsed), manifest["totals"]["records"]["bytes"], records
 
 
+def _runs(seconds: list[float]) -> str:
+    """`` (median of 3 runs: 50.1, 52.3, 58.0 s)``, or nothing for a single run."""
+    if len(seconds) < 2:
+        return ""
+    return f" (median of {len(seconds)} runs: {', '.join(f'{s:.1f}' for s in seconds)} s)"
+
+
 def evenly_spaced(items: list, k: int) -> list:
     return items if k >= len(items) else [items[i * len(items) // k] for i in range(k)]
 
@@ -189,12 +201,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--naive-kernels", type=int, default=None, help="measure the naive baseline on this many")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the pipeline and the limit this many times each, alternately; use the medians")
     parser.add_argument("--corpus", type=Path, default=None,
                         help="measure this finished campaign (its stats.json) instead of running one; "
                              "limit and naive on --kernels of its records, evenly spaced")
     args = parser.parse_args(argv)
-    if args.kernels < 1 or args.workers < 1 or (args.naive_kernels is not None and args.naive_kernels < 1):
-        parser.error("--kernels, --workers and --naive-kernels must be at least 1")
+    if args.kernels < 1 or args.workers < 1 or args.repeat < 1 or (args.naive_kernels is not None and args.naive_kernels < 1):
+        parser.error("--kernels, --workers, --repeat and --naive-kernels must be at least 1")
 
     if args.corpus is not None:
         settings, seconds, nbytes, all_records = measured_corpus(args.corpus)
@@ -207,20 +221,32 @@ def main(argv=None) -> int:
         backend = args.backend
         batch = plugins.backend(backend).compile_batch
         opt_level = CampaignConfig(backend=backend, out=Path("."), oracles=DATASET_ORACLES[backend]).cpu_opt_level
-        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            seconds, nbytes, records = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
-        n = len(records)
-        print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s: {n / seconds:.2f} pairs/s, "
-              f"{nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
-    pipeline = n / seconds
     if backend != "cpu":
         opt_level = None  # the campaign's -O is the CPU build's; its PTX is NVRTC's at Warp's default
 
-    limit_seconds = run_limit(backend, records, args.workers, batch, opt_level)
+    pipeline_runs, limit_runs = [], []
+    for attempt in range(args.repeat):
+        if args.corpus is None:
+            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+                seconds, nbytes, again = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
+            if attempt == 0:
+                records = again
+            elif again != records:
+                raise SystemExit("throughput.py: a repeat of the pipeline wrote other records than its first run")
+            pipeline_runs.append(seconds)
+        limit_runs.append(run_limit(backend, records, args.workers, batch, opt_level))
+    limit_seconds = statistics.median(limit_runs)
+    if args.corpus is None:
+        seconds = statistics.median(pipeline_runs)
+        n = len(records)
+        print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s{_runs(pipeline_runs)}: "
+              f"{n / seconds:.2f} pairs/s, {nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
+    pipeline = n / seconds
+
     limit = len(records) / limit_seconds
     how = f"-O{opt_level}, block_dim 1" if backend == "cpu" else f"PTX sm_{CUDA_ARCH}"
     print(f"(b) limit: {len(records)} kernels in batches of {batch} on {args.workers} warm process{'es' if args.workers != 1 else ''}, {how}: "
-          f"{limit_seconds:.1f} s: {limit:.2f} pairs/s")
+          f"{limit_seconds:.1f} s{_runs(limit_runs)}: {limit:.2f} pairs/s")
     if args.corpus is not None:
         print(f"    at that rate the corpus's {n} records need {n / limit:.0f} s of compiling alone; "
               f"the campaign took {seconds:.0f} s")

@@ -137,10 +137,9 @@ class Campaign:
         self.session_bytes = 0
 
     def _load(self) -> None:
-        """What the main loop needs beyond the settings (about 2 s of imports and reading): done
-        while the workers start."""
+        """What dedup and the commits need beyond the settings (about a second of imports, more to
+        read a resumed corpus): done while the workers draw the first round (see ``_Stream.run``)."""
         import fuzzer.normalize  # noqa: F401  (libcst: 0.5 s of imports, needed by the first overload's commit)
-        from fuzzer.builtins import public_builtins
         from fuzzer.neardup import NearDup
 
         out = self.config.out
@@ -150,7 +149,6 @@ class Campaign:
         self.seen_hashes |= {r["normalized_hash"] for r in iter_records(out, "failures")} if self.round else set()
         self.neardup = NearDup.rebuild(committed)
         del committed
-        self.builtins = sorted(public_builtins())
 
     # -- totals ---------------------------------------------------------------------------------
     @property
@@ -170,9 +168,11 @@ class Campaign:
         if self.done or self._target_reached(self.records, self.bytes):
             self._mark_done()
             return self.summary()
+        from fuzzer.builtins import public_builtins
+
         with make_executor(self.config) as pool:
             pool.start()  # the workers boot (import Warp, seed the compile cache) while this process loads
-            self._load()
+            self.builtins = sorted(public_builtins())  # what the draws' plans need: the first ones go out now
             _Stream(self, pool).run()
         self._mark_done()
         return self.summary()
@@ -453,9 +453,13 @@ class _Stream:
         self.finished = False
 
     def run(self) -> None:
-        self.advance()
+        self.advance()  # nothing to dedup or commit yet: this queues the first draws
+        loaded = False
         while not self.finished:
             for job, result in self.pool.map(self.queue):
+                if not loaded:  # the workers have their first draws: load what dedup and commits need
+                    self.campaign._load()
+                    loaded = True
                 self.on_result(job, result)
                 self.advance()
                 if self.finished:

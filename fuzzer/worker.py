@@ -45,6 +45,27 @@ def generate(job: dict) -> dict:
     return {"candidates": out}
 
 
+def warm_generation() -> None:
+    """Draw one kernel of the default grammars and plan, and forget it: what a first ``generate``
+    job would otherwise spend first (about a second: the grammar modules, Hypothesis, libcst and
+    its parser, the builtin signature table, the template). Called only while no job is waiting,
+    in time that is otherwise idle: a campaign's coordinator is still loading."""
+    try:
+        from fuzzer import plugins
+        from fuzzer.exprs import Plan
+        from fuzzer.pipeline import draw_candidate
+
+        draw_candidate([g.name for g in plugins.grammars(None)], Plan().to_json(), 0, 0, {})
+    except Exception:  # a broken grammar plugin: the job that uses it reports it
+        pass
+
+
+def _job_waiting() -> bool:
+    import select
+
+    return bool(select.select([sys.stdin], [], [], 0)[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # compile
 
@@ -75,6 +96,8 @@ def main(argv: list[str]) -> int:
 
     init_warp(os.path.join(home, "kernel-cache"))
     pch = PchCache()
+    if not _job_waiting():
+        warm_generation()
     handlers = {
         "generate": generate,
         "compile": lambda j: compile_batch(j, home),

@@ -46,3 +46,60 @@ def test_a_job_the_caller_adds_while_handling_a_result_still_runs(pool):
             queue.push(Job(id=1, payload={"op": "no-such-op"}), queue.DRAW)
             queue.push(Job(id=2, payload={"op": "no-such-op"}), queue.RETRY)
     assert order == [0, 2, 1]
+
+
+def test_the_first_draws_go_out_before_the_coordinator_loads(tmp_path, monkeypatch):
+    """The coordinator hands the workers round 0's draws first and only then imports and reads
+    what dedup and the commits need (libcst, the near-duplicate index, a resumed corpus), so the
+    workers draw meanwhile instead of waiting for it; the records are those of a plain run."""
+    from fuzzer import campaign as C
+    from fuzzer import pool as P
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    events = []
+    send, load = P._Worker.send, C.Campaign._load
+    monkeypatch.setattr(P._Worker, "send", lambda self, job: (events.append(job.payload["op"]), send(self, job))[1])
+    monkeypatch.setattr(C.Campaign, "_load", lambda self: (events.append("load"), load(self))[1])
+    config = C.CampaignConfig(backend="cpu", out=tmp_path / "corpus", seed=3, count=4, workers=2, oracles="none",
+                              round_size=10, steer=False, swarm=False)
+    summary = C.Campaign(config).run()
+    assert summary["records"] >= 4
+    assert events.count("load") == 1
+    first_load = events.index("load")
+    assert first_load > 0 and set(events[:first_load]) == {"generate"}  # the old order: load, then send
+
+
+def test_an_idle_worker_warms_what_a_first_draw_needs(tmp_path):
+    """``warm_generation`` (what a worker does while it has no job yet) leaves a campaign's draw
+    (another plan, seed and index) nothing to import: after it, the builtin table is made and
+    drawing a kernel imports no module."""
+    import json
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    script = """
+import json, sys
+import warp  # noqa: F401  (a worker has Warp, and so numpy, before it warms)
+from fuzzer.worker import warm_generation
+from fuzzer.builtins import signatures
+warm_generation()
+built = signatures.cache_info().currsize
+from fuzzer import plugins
+from fuzzer.coverage import Coverage, plan_for_round
+from fuzzer.builtins import public_builtins
+specs = plugins.grammars(None)
+plan = plan_for_round(Coverage({"kernel_types": {"elementwise": 3}}), sorted({k for g in specs for k, _ in g.kernel_types}),
+                      sorted(public_builtins()), sorted({p for g in specs for p in g.productions}), 1, 4).to_json()
+before = set(sys.modules)
+from fuzzer.pipeline import draw_candidate
+cand = draw_candidate([g.name for g in specs], plan, 1, 7, {})
+print(json.dumps({"built": built, "new": sorted(set(sys.modules) - before), "drawn": "source" in cand}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "TMPDIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result == {"built": 1, "new": [], "drawn": True}
