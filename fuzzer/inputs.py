@@ -95,6 +95,8 @@ class LaunchInputs:
     dim: tuple[int, ...]
     args: list[ArgSpec]
     math_total: bool = False
+    # why the CPU and a CUDA device may give different outputs by design ("" when they should not)
+    device_dependent: str = ""
     keepalive: list = field(default_factory=list)  # resources the last materialize built
 
     @property
@@ -116,7 +118,7 @@ class LaunchInputs:
         import warp.types as wt
 
         if a.role == "resource":
-            resource = build_resource(a.resource, device)
+            resource = build_resource(a.resource, device, points=int(np.prod(self.dim)))
             self.keepalive.append(resource)
             return resource.id
         if wt.type_is_struct(a.wtype):
@@ -147,7 +149,8 @@ def synthesize(kernel, hints=None, seed: int = 0) -> LaunchInputs:
         if resource:
             role = "resource"
         args.append(_arg_spec(arg.label, arg.type, role, resource, launch, rng))
-    return LaunchInputs(tuple(launch), args, hints.math_total)
+    arrays = {a.name for a in args if a.is_array}
+    return LaunchInputs(tuple(launch), args, hints.math_total, device_dependent(kernel, tree, arrays))
 
 
 def _arg_spec(name, wtype, role, resource, launch, rng) -> ArgSpec:
@@ -240,6 +243,77 @@ def _kernel_ast(kernel) -> ast.FunctionDef | None:
     return next((n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)), None)
 
 
+def device_dependent(kernel, tree, arrays: set[str]) -> str:
+    """Why ``kernel``'s outputs may differ between the CPU and a CUDA device by design, or "".
+
+    Warp's CPU runs the threads of a launch one after another, CUDA runs them at once: an atomic
+    whose result is used (the value before it depends on the order threads reach it), an exchange
+    or compare-and-swap, a plain access to an array that atomics update, or a plain write to an
+    element that several threads may share (a race) gives order-dependent results; an atomic add,
+    minimum or bitwise update whose result is dropped does not (a float sum only rounds
+    differently, within the oracle's tolerance). Tile primitives run in blocks of one thread on
+    the CPU (Warp's CPU blocks are off) and of ``block_dim`` threads on CUDA, and ``block_dim()``
+    tells a kernel which. The kernel and the ``@wp.func`` functions it calls (from its module,
+    transitively) are read; their own array writes are not."""
+    if tree is None:
+        return ""
+    functions = {f.func.__name__: f for f in getattr(getattr(kernel, "module", None), "functions", {}).values()
+                 if getattr(f, "func", None) is not None}
+    seen, todo, atomics = set(), [tree], {}
+    while todo:
+        node = todo.pop()
+        # calls whose result is dropped: a bare statement, or assigned to a name nothing reads
+        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        statements = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Expr)}
+        statements |= {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                       and isinstance(n.targets[0], ast.Name) and n.targets[0].id not in loaded}
+        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+            name = _call_name(call)
+            if name.startswith("tile"):
+                return f"tile primitives ({name}): CPU blocks run one thread, CUDA blocks block_dim threads"
+            if name == "block_dim":
+                return "block_dim() is 1 on the CPU and the launch's block size on CUDA"
+            if name.startswith("atomic_"):
+                if name not in _ORDER_FREE_ATOMICS or id(call) not in statements:
+                    return f"{name} whose result depends on the order threads reach it"
+                atomics.setdefault(_subscript_base(call.args[0]) if call.args else None, name)
+            elif name in functions and name not in seen:
+                seen.add(name)
+                sub = _kernel_ast(functions[name])
+                if sub is not None:
+                    todo.append(sub)
+    shared = _shared_write(tree, arrays, set(atomics) - {None})
+    return f"{shared}, an element several threads may share: a race" if shared else ""
+
+
+# atomics whose final effect does not depend on the order threads reach them, if their result is not used
+_ORDER_FREE_ATOMICS = ("atomic_add", "atomic_sub", "atomic_min", "atomic_max", "atomic_and", "atomic_or", "atomic_xor")
+
+
+def _shared_write(tree, arrays: set[str], atomic: set[str]) -> str:
+    """The first array access that races, as text: a write (``a[...] = ``, ``a[...] += ``) whose
+    index is not exactly the thread's own index from ``wp.tid()``, or any plain access to an array
+    that atomics update (``atomic``); "" if there is none."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in atomic:
+            return f"{ast.unparse(node)} beside atomics on {node.value.id}"
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) == "tid":
+            target = node.targets[0]
+            own = {e.id for e in (target.elts if isinstance(target, ast.Tuple) else [target]) if isinstance(e, ast.Name)}
+            break
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in arrays:
+                index = t.slice.elts if isinstance(t.slice, ast.Tuple) else [t.slice]
+                names = [i.id for i in index if isinstance(i, ast.Name)]
+                if len(names) != len(index) or not own or not set(names) <= own or len(set(names)) != len(own):
+                    return f"a plain write to {ast.unparse(t)}"
+    return ""
+
+
 def _subscript_base(node) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute)):
         node = node.value
@@ -310,8 +384,11 @@ def _resource_use(tree, name: str) -> str:
 # Resources: small real geometry, built per device
 
 
-def build_resource(kind: str, device: str):
-    """A real Mesh, Bvh, HashGrid or Volume whose ``.id`` a kernel can query."""
+def build_resource(kind: str, device: str, points: int = 8):
+    """A real Mesh, Bvh, HashGrid or Volume whose ``.id`` a kernel can query. A hash grid holds
+    ``points`` points (at least 8; the launch's thread count, so that ``hash_grid_point_id(grid,
+    tid)`` is in bounds: with the 8 corners alone it read past the grid's arrays for ``tid >= 8``,
+    and the outputs were whatever memory held there)."""
     import warp as wp
 
     # the unit cube: 8 corners, 12 triangles, all faces outward
@@ -329,7 +406,10 @@ def build_resource(kind: str, device: str):
         return wp.Bvh(lowers, uppers)
     if kind == "hash_grid":
         grid = wp.HashGrid(4, 4, 4, device=device)
-        grid.build(wp.array(corners, dtype=wp.vec3, device=device), 0.5)
+        i = np.arange(max(8, points))  # the corners first, then a 4x4x4 lattice, shifted a little each 64
+        lattice = np.stack([i % 4, i // 4 % 4, i // 16 % 4], axis=1) / 3.0 + (i // 64)[:, None] * 0.01
+        cloud = np.concatenate([corners, lattice[8:]]).astype(np.float32)
+        grid.build(wp.array(cloud, dtype=wp.vec3, device=device), 0.5)
         return grid
     if kind == "volume":
         return wp.Volume.allocate(min=[-1, -1, -1], max=[1, 1, 1], voxel_size=0.5, bg_value=0.0, device=device)

@@ -61,12 +61,15 @@ def test_run_oracles_labels_a_build_failure_once(load):
 
 
 def test_correct_kernel_is_ok_for_run_grad_and_debug(load):
+    import warp as wp
+
     report = run_oracles(load("correct"), oracles={"run", "grad", "debug", "cuda"})
     assert report.label == outcomes.OK
+    gpu = wp.get_cuda_device_count() > 0  # with a GPU the kernel runs on it too (tests/test_cuda_device.py)
     assert {name: d["status"] for name, d in report.details.items()} == {
-        "run": "ok", "grad": "ok", "debug": "ok", "cuda": "skipped",
+        "run": "ok", "grad": "ok", "debug": "ok", "cuda": "ok" if gpu else "skipped",
     }
-    assert report.details["cuda"]["diagnostic"] == "no CUDA device"
+    assert gpu or report.details["cuda"]["diagnostic"] == "no CUDA device"
 
 
 def test_wrong_custom_gradient_is_a_grad_mismatch(load):
@@ -158,6 +161,70 @@ def test_a_native_build_failure_takes_its_message_from_the_compiler():
     label, _, message = outcomes.classify_exception(exc, "compile", stderr)
     assert label == outcomes.NATIVE_COMPILE_ERROR
     assert outcomes.normalize_message(message) == "<path>:<n>:<n>: error: no matching function for call to 'f'"
+
+
+DEVICE_KERNELS = {
+    # name: (body of ``k`` over arrays a, b and out, and the helper; the reason's start or "" when CPU and CUDA must agree)
+    "elementwise": ("out[i] = wp.sin(a[i]) + b[i]", ""),
+    "dropped_add": ("wp.atomic_add(b, i % 4, a[i])\n    out[i] = a[i] * 2.0", ""),
+    "unread_min": ("old = wp.atomic_min(b, i % 4, a[i])\n    out[i] = a[i]", ""),
+    "used_add": ("old = wp.atomic_add(b, i % 4, a[i])\n    out[i] = old", "atomic_add whose result depends"),
+    "exchange": ("wp.atomic_exch(b, i % 4, a[i])", "atomic_exch whose result depends"),
+    "read_beside_atomics": ("wp.atomic_add(b, i % 4, a[i])\n    out[i] = b[i]", "b[i] beside atomics on b"),
+    "shared_write": ("b[i % 2] += a[i]", "a plain write to b[i % 2]"),
+    "through_helper": ("out[i] = helper(b, i)", "atomic_max whose result depends"),
+    "tiles": ("t = wp.tile_load(a, shape=4, offset=0)\n    wp.tile_store(out, t)", "tile primitives (tile_load)"),
+    "block_size": ("out[i] = float(wp.block_dim())", "block_dim() is 1 on the CPU"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_KERNELS))
+def test_kernels_whose_cpu_and_cuda_outputs_differ_by_design_are_not_compared(load, name):
+    """Warp's CPU runs a launch's threads one after another: order-dependent atomics, races and
+    tiles (blocks of one thread on the CPU) differ on a GPU by design, and the cuda oracle skips
+    them with the reason, GPU or not; the rest it compares (tests/test_cuda_device.py)."""
+    body, reason = DEVICE_KERNELS[name]
+    source = f"""
+import warp as wp
+
+
+@wp.func
+def helper(b: wp.array(dtype=float), i: int):
+    return wp.atomic_max(b, i % 4, 1.0)
+
+
+@wp.kernel
+def k(a: wp.array(dtype=float), b: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    {body}
+"""
+    inputs = synthesize(load("k", source), seed=0)
+    assert inputs.device_dependent.startswith(reason) and bool(inputs.device_dependent) == bool(reason), inputs.device_dependent
+    if reason:
+        report = run_oracles(load("k", source), oracles={"cuda"})
+        assert report.details["cuda"] == {"status": "skipped", "diagnostic": inputs.device_dependent, "signature": ""}
+
+
+HASH_GRID_IDS = '''
+import warp as wp
+
+
+@wp.kernel
+def grid_ids(grid: wp.uint64, out: wp.array(dtype=float)):
+    tid = wp.tid()
+    out[tid] = float(wp.hash_grid_point_id(grid, tid))
+'''
+
+
+def test_a_hash_grid_holds_a_point_for_every_thread(load):
+    """The geometry grammar calls ``hash_grid_point_id(grid, tid)``: the grid the oracles build has a
+    point per thread, so each thread reads a real point id (with the 8 corners alone, threads 8 and
+    up read past the grid's arrays: garbage that made debug and release, and two runs, differ)."""
+    from fuzzer.oracles import launch_outputs
+
+    inputs = synthesize(load("grid_ids", HASH_GRID_IDS), {"launch_dim": [64]}, seed=0)
+    assert [a.role for a in inputs.args] == ["resource", "out"]
+    assert sorted(launch_outputs(load("grid_ids", HASH_GRID_IDS), inputs)["out"]) == list(range(64))
 
 
 INDEXED = '''
