@@ -491,10 +491,36 @@ def split_ptx(text: str) -> "MappingProxyType[str, str]":
 
 
 def normalize_ptx(entry: str) -> str:
-    """Basic-block labels and local depots carry the function's index in the module: drop it."""
+    """Basic-block labels and local depots carry the function's index in the module: drop it.
+    Virtual registers are renumbered per class in order of first appearance: NVRTC does not
+    always number them the same way for the same source (one seed-7 kernel, fresh processes: 2
+    numberings in 12 compiles, with address randomization off as well), and the numbers carry
+    nothing."""
     entry = re.sub(r"\$L__BB\d+_", "$L__BB_", entry)
     entry = re.sub(r"__local_depot\d+", "__local_depot", entry)
-    return entry.strip() + "\n"
+    return renumber_ptx_registers(entry.strip()) + "\n"
+
+
+# virtual registers: %p (predicates), %rs/%r/%rd (16/32/64-bit), %h/%hh (half), %f/%fd (float);
+# declarations (``.reg .b32 %r<57>;``) and special registers (``%tid.x``) do not match
+_PTX_REGISTER = re.compile(r"%(rd|rs|r|fd|f|hh|h|p)(\d+)\b")
+
+
+def renumber_ptx_registers(entry: str) -> str:
+    """``entry`` with each class's virtual registers numbered 0, 1, ... in order of first
+    appearance (a renaming: the declared counts still cover them)."""
+    numbers: dict[tuple[str, str], str] = {}
+    counts: dict[str, int] = {}
+
+    def rename(m: re.Match) -> str:
+        key = (m.group(1), m.group(2))
+        new = numbers.get(key)
+        if new is None:
+            new = numbers[key] = str(counts.get(key[0], 0))
+            counts[key[0]] = int(new) + 1
+        return f"%{key[0]}{new}"
+
+    return _PTX_REGISTER.sub(rename, entry)
 
 
 # ---------------------------------------------------------------------------------------------
