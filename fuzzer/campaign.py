@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,7 @@ class Campaign:
         self.round = state.get("next_round", 0)
         if self.round:
             check_shards(config.out, self.writer.manifest)  # a damaged corpus: one line before anything starts
+            _check_ptx_form(config.out)
         self.counters = state.get("counters", {})
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))
@@ -591,6 +593,19 @@ class _Stream:
         else:
             for k in kernels:
                 rnd.results[k["key"]] = [c._lost(k, result)]
+
+
+def _check_ptx_form(out: Path, sample: int = 20) -> None:
+    """Refuse to resume a corpus whose PTX has NVRTC's own register numbers (made before each
+    function's registers were renumbered by first appearance, ``backends.warp_ir.normalize_ptx``):
+    its records and the new ones would hold two forms of the same IR."""
+    from backends.warp_ir import renumber_ptx_registers
+
+    for rec in itertools.islice(iter_records(out), sample):
+        for entry in re.split(r"\n(?=\.visible \.entry)", rec.get("ir", {}).get("ptx") or ""):
+            if entry.strip() and renumber_ptx_registers(entry.strip()) != entry.strip():
+                raise WarpfuzzError(f"{out}: its PTX has NVRTC's own register numbers (made before warpfuzz renumbered "
+                                    "them); resuming would mix two forms of the IR: use another --out")
 
 
 def _preflight_executor(config: CampaignConfig) -> None:

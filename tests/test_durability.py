@@ -213,3 +213,27 @@ def test_a_native_compile_failure_reads_the_same_from_any_worker(tmp_path):
             diagnostics.append(outcomes.portable_text(failure["diagnostic"]))
     assert "intersect_tri_tri" in diagnostics[0] and "precompiled header file" not in diagnostics[0]
     assert diagnostics[0] == diagnostics[1]
+
+
+def test_a_cuda_corpus_with_nvrtcs_own_register_numbers_is_not_resumed(warpfuzz, campaign_corpus, tmp_path):
+    """PTX registers are renumbered by first appearance (``normalize_ptx``); a corpus made before
+    that holds NVRTC's numbers, and resuming it would mix two forms of the IR: one line, exit 2,
+    nothing written. Made here by swapping two registers' numbers in every entry (same size)."""
+    import re
+    import shutil
+
+    out = tmp_path / "old-form"
+    shutil.copytree(campaign_corpus("cuda"), out)
+    for shard in sorted((out / "records").glob("*.jsonl")):
+        lines = [json.loads(line) for line in shard.read_text(encoding="utf-8").splitlines()]
+        for rec in lines:
+            rec["ir"]["ptx"] = re.sub(r"%r([12])\b", lambda m: "%r" + "21"[int(m.group(1)) - 1], rec["ir"]["ptx"])
+        text = "".join(json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n" for rec in lines)
+        assert len(text.encode()) == shard.stat().st_size  # the same size: check_shards passes
+        shard.write_text(text, encoding="utf-8")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = warpfuzz.run("campaign", "--backend", "cuda", "--out", out, *CAMPAIGNS["cuda"], "--workers", "1")
+    assert result.returncode == 2  # the CLI's exit status for bad input
+    assert result.stderr.strip() == (f"warpfuzz: error: {out}: its PTX has NVRTC's own register numbers (made before "
+                                     "warpfuzz renumbered them); resuming would mix two forms of the IR: use another --out")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
