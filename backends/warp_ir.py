@@ -509,16 +509,12 @@ _PTX_REGISTER = re.compile(r"%(rd|rs|r|fd|f|hh|h|p)(\d+)\b")
 def renumber_ptx_registers(entry: str) -> str:
     """``entry`` with each class's virtual registers numbered 0, 1, ... in order of first
     appearance (a renaming: the declared counts still cover them)."""
-    numbers: dict[tuple[str, str], str] = {}
-    counts: dict[str, int] = {}
+    numbering: dict[str, dict[str, int]] = {}  # class -> old number -> new
 
     def rename(m: re.Match) -> str:
-        key = (m.group(1), m.group(2))
-        new = numbers.get(key)
-        if new is None:
-            new = numbers[key] = str(counts.get(key[0], 0))
-            counts[key[0]] = int(new) + 1
-        return f"%{key[0]}{new}"
+        cls, old = m.groups()
+        seen = numbering.setdefault(cls, {})
+        return f"%{cls}{seen.setdefault(old, len(seen))}"
 
     return _PTX_REGISTER.sub(rename, entry)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -596,16 +595,16 @@ class _Stream:
 
 
 def _check_ptx_form(out: Path, sample: int = 20) -> None:
-    """Refuse to resume a corpus whose PTX has NVRTC's own register numbers (made before each
-    function's registers were renumbered by first appearance, ``backends.warp_ir.normalize_ptx``):
-    its records and the new ones would hold two forms of the same IR."""
-    from backends.warp_ir import renumber_ptx_registers
+    """Refuse to resume a corpus whose PTX is not in the form ``backends.warp_ir.split_ptx`` gives
+    now (one made before each function's registers were renumbered by first appearance has
+    NVRTC's own numbers): its records and the new ones would hold two forms of the same IR."""
+    from backends.warp_ir import split_ptx
 
     for rec in itertools.islice(iter_records(out), sample):
-        for entry in re.split(r"\n(?=\.visible \.entry)", rec.get("ir", {}).get("ptx") or ""):
-            if entry.strip() and renumber_ptx_registers(entry.strip()) != entry.strip():
-                raise WarpfuzzError(f"{out}: its PTX has NVRTC's own register numbers (made before warpfuzz renumbered "
-                                    "them); resuming would mix two forms of the IR: use another --out")
+        ptx = rec.get("ir", {}).get("ptx")
+        if ptx and "\n".join(split_ptx(ptx).values()) != ptx:
+            raise WarpfuzzError(f"{out}: its PTX has NVRTC's own register numbers (made before warpfuzz renumbered "
+                                "them); resuming would mix two forms of the IR: use another --out")
 
 
 def _preflight_executor(config: CampaignConfig) -> None:

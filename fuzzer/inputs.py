@@ -16,6 +16,7 @@ standalone reproducers.
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from dataclasses import dataclass, field
 
@@ -95,9 +96,15 @@ class LaunchInputs:
     dim: tuple[int, ...]
     args: list[ArgSpec]
     math_total: bool = False
-    # why the CPU and a CUDA device may give different outputs by design ("" when they should not)
-    device_dependent: str = ""
     keepalive: list = field(default_factory=list)  # resources the last materialize built
+    kernel: object = field(default=None, repr=False, compare=False)  # and its source's AST: what
+    tree: object = field(default=None, repr=False, compare=False)  # ``device_dependent`` reads
+
+    @functools.cached_property
+    def device_dependent(self) -> str:
+        """Why the CPU and a CUDA device may give different outputs by design ("" when they should
+        not); read from the kernel's source only when an oracle asks (the ``cuda`` one)."""
+        return device_dependent(self.kernel, self.tree, {a.name for a in self.args if a.is_array})
 
     @property
     def outputs(self) -> list[ArgSpec]:
@@ -149,8 +156,7 @@ def synthesize(kernel, hints=None, seed: int = 0) -> LaunchInputs:
         if resource:
             role = "resource"
         args.append(_arg_spec(arg.label, arg.type, role, resource, launch, rng))
-    arrays = {a.name for a in args if a.is_array}
-    return LaunchInputs(tuple(launch), args, hints.math_total, device_dependent(kernel, tree, arrays))
+    return LaunchInputs(tuple(launch), args, hints.math_total, kernel=kernel, tree=tree)
 
 
 def _arg_spec(name, wtype, role, resource, launch, rng) -> ArgSpec:
@@ -261,13 +267,12 @@ def device_dependent(kernel, tree, arrays: set[str]) -> str:
                  if getattr(f, "func", None) is not None}
     seen, todo, atomics = set(), [tree], {}
     while todo:
-        node = todo.pop()
+        nodes = list(ast.walk(todo.pop()))
         # calls whose result is dropped: a bare statement, or assigned to a name nothing reads
-        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        statements = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Expr)}
-        statements |= {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                       and isinstance(n.targets[0], ast.Name) and n.targets[0].id not in loaded}
-        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+        loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        statements = {id(n.value) for n in nodes if isinstance(n, ast.Expr) or (
+            isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and n.targets[0].id not in loaded)}
+        for call in (n for n in nodes if isinstance(n, ast.Call)):
             name = _call_name(call)
             if name.startswith("tile"):
                 return f"tile primitives ({name}): CPU blocks run one thread, CUDA blocks block_dim threads"
@@ -297,12 +302,8 @@ def _shared_write(tree, arrays: set[str], atomic: set[str]) -> str:
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in atomic:
             return f"{ast.unparse(node)} beside atomics on {node.value.id}"
-    own: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) == "tid":
-            target = node.targets[0]
-            own = {e.id for e in (target.elts if isinstance(target, ast.Tuple) else [target]) if isinstance(e, ast.Name)}
-            break
+    target = _tid_target(tree)
+    own = {e.id for e in (target.elts if isinstance(target, ast.Tuple) else [target]) if isinstance(e, ast.Name)}
     for node in ast.walk(tree):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
         for t in targets:
@@ -358,14 +359,17 @@ def _inferred_role(arg, written: set[str], read: set[str]) -> str:
     return "in"
 
 
-def _tid_arity(tree) -> int:
-    if tree is None:
-        return 1
-    for node in ast.walk(tree):
+def _tid_target(tree):
+    """The target of the kernel's first ``... = wp.tid()`` (a name or a tuple of names), or None."""
+    for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) == "tid":
-            target = node.targets[0]
-            return len(target.elts) if isinstance(target, ast.Tuple) else 1
-    return 1
+            return node.targets[0]
+    return None
+
+
+def _tid_arity(tree) -> int:
+    target = _tid_target(tree)
+    return len(target.elts) if isinstance(target, ast.Tuple) else 1
 
 
 def _resource_use(tree, name: str) -> str:
