@@ -167,8 +167,10 @@ class Campaign:
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> dict:
         if self.done or self._target_reached(self.records, self.bytes):
-            self._mark_done()
-            return self.summary()
+            # nothing to do: the stats of the session that built this corpus (its timings) stay
+            kept = self._stored_stats()
+            self._mark_done(write_stats=kept is None)
+            return kept or self.summary()
         from fuzzer.builtins import public_builtins
 
         with make_executor(self.config) as pool:
@@ -390,11 +392,21 @@ class Campaign:
         self._write_stats()
         return reached
 
-    def _mark_done(self):
+    def _mark_done(self, write_stats: bool = True):
         from fuzzer.card import write_card
 
-        self._write_stats()
+        if write_stats:
+            self._write_stats()
         write_card(self.config.out)
+
+    def _stored_stats(self) -> dict | None:
+        """``stats.json`` as the last session wrote it, if it describes the corpus as it stands."""
+        try:
+            stats = json.loads((self.config.out / "stats.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        current = isinstance(stats, dict) and (stats.get("records"), stats.get("bytes")) == (self.records, self.bytes)
+        return stats if current else None
 
     def summary(self) -> dict:
         from fuzzer.stats import campaign_stats

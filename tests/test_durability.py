@@ -237,3 +237,20 @@ def test_a_cuda_corpus_with_nvrtcs_own_register_numbers_is_not_resumed(warpfuzz,
     assert result.stderr.strip() == (f"warpfuzz: error: {out}: its PTX has NVRTC's own register numbers (made before "
                                      "warpfuzz renumbered them); resuming would mix two forms of the IR: use another --out")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_running_a_finished_campaign_again_keeps_its_stats(warpfuzz, campaign_corpus, tmp_path):
+    """The same command on a finished corpus has nothing to do: it prints the corpus's figures and
+    leaves ``stats.json`` as the session that built it wrote it (its elapsed time and rates), where
+    it used to overwrite them with its own second of start-up."""
+    import shutil
+
+    out = tmp_path / "done"
+    shutil.copytree(campaign_corpus("cpu"), out)
+    kept = lambda: {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "README.md"}  # noqa: E731  (the card names its directory)
+    before = kept()
+    stats = json.loads((out / "stats.json").read_text())
+    result = warpfuzz.run("campaign", "--backend", "cpu", "--out", out, *CAMPAIGNS["cpu"], "--workers", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert kept() == before
+    assert result.stdout.strip().endswith(f", {stats['pairs_per_second']:.1f} pairs/s)")
