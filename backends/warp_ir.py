@@ -37,16 +37,20 @@ FIXED_MODULE_OPTIONS = {
 }
 
 _warp_ready = False
+_own_cache = None  # the kernel cache of a process that gave init_warp no directory
 
 
 def init_warp(cache_dir: str | None = None):
     """Import and initialise Warp once per process with a private kernel cache."""
-    global _warp_ready
+    global _warp_ready, _own_cache
     import warp as wp
 
     if not _warp_ready:
+        if cache_dir is None:  # this process's own, removed when it exits
+            _own_cache = tempfile.TemporaryDirectory(prefix="warpfuzz-cache-")
+            cache_dir = _own_cache.name
         wp.config.log_level = wp.LOG_WARNING  # Warp 1.19 has no config.quiet: no banner, no load timings
-        wp.config.kernel_cache_dir = cache_dir or tempfile.mkdtemp(prefix="warpfuzz-cache-")
+        wp.config.kernel_cache_dir = cache_dir
         wp.config.enable_cpu_blocks = False
         wp.init()
         _warp_ready = True

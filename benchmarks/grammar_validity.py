@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     print("  never used: " + " ".join(missing))
 
     if not args.no_compile:
-        workdir = tempfile.mkdtemp(prefix="grammar-validity-")
+        scratch = tempfile.TemporaryDirectory(prefix="grammar-validity-")  # removed at exit
+        workdir = scratch.name
         t0 = time.perf_counter()
         for i, src in enumerate(sources):
             if i not in failures:

@@ -1,6 +1,7 @@
 """A pool of long-lived, isolated worker processes.
 
-Each worker is ``python -m fuzzer.worker`` with its own Warp kernel cache and scratch directory.
+Each worker is ``python -m fuzzer.worker`` with a home of its own (Warp kernel cache, scratch, and
+its temp directory), removed when the worker ends, however it ends.
 Jobs and results travel as JSON lines over a private pipe (the worker moves its stdout aside, so
 clang, NVRTC or a kernel's printf cannot corrupt the channel). A worker that dies on a signal or
 exceeds its job's timeout is killed and replaced; its job comes back with status ``crashed`` or
@@ -65,7 +66,13 @@ class _Worker:
         self.number = number
         self.home = tempfile.mkdtemp(prefix=f"warpfuzz-worker{number}-")
         self.log = open(os.path.join(self.home, "worker.log"), "w+b")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # the worker's temp files live in its home, which goes with the worker however it ends:
+        # Warp's per-thread precompiled-header directory and NVRTC's automatic PCH heap
+        # (``__nvrtc_auto_pch_<pid>_<n>``, ~150 MB) are removed only by a clean exit, and a worker
+        # is killed (close, crash, timeout), so in the system temp dir each would be left behind
+        tmp = os.path.join(self.home, "tmp")
+        os.mkdir(tmp)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, TEMP=tmp, TMP=tmp)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fuzzer.worker", self.home],
             stdin=subprocess.PIPE,

@@ -96,9 +96,11 @@ def _child():
 
 def _main():
     try:
-        child = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child"], capture_output=True, text=True, timeout=TIMEOUT_S
-        )
+        # the child's temp files (its build, Warp's and NVRTC's precompiled headers) go in a
+        # directory of this process's, removed even when the child dies on a signal
+        with tempfile.TemporaryDirectory(prefix="warpfuzz-repro-") as tmp:
+            child = subprocess.run([sys.executable, os.path.abspath(__file__), "--child"], capture_output=True, text=True,
+                                   timeout=TIMEOUT_S, env=dict(os.environ, TMPDIR=tmp, TEMP=tmp, TMP=tmp))
         died = classify_exit(child.returncode)
         if died:
             label, sig = died[0], signature(*died, "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -88,8 +89,24 @@ def replay(job: dict, home: str) -> dict:
     return replay_in_worker(job, os.path.join(home, "scratch"))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
+    """Serve jobs until stdin closes, then remove the worker's home and exit (status 0)."""
     home = argv[0]
+    try:
+        serve(home)
+    finally:
+        # the coordinator closed the channel (or is gone): nothing of this worker's outlives it, its
+        # temp files included (TMPDIR is inside its home), even when no coordinator is left to
+        # remove them
+        shutil.rmtree(home, ignore_errors=True)
+    # no interpreter shutdown: Warp's and NVRTC's exit-time cleanups would look for temp files
+    # just removed, and with Warp loaded a normal exit takes most of a second
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def serve(home: str) -> None:
+    """Answer the jobs on stdin until it closes."""
     _open_channel()
     os.makedirs(os.path.join(home, "scratch"), exist_ok=True)
     from backends.warp_ir import PchCache, init_warp
@@ -118,8 +135,7 @@ def main(argv: list[str]) -> int:
         result["seconds"] = round(time.perf_counter() - started, 4)
         _PROTOCOL.write(json.dumps(result) + "\n")
         _PROTOCOL.flush()
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

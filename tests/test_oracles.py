@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,9 +116,14 @@ def test_non_finite_outputs_are_a_finding_only_for_total_math(load):
     assert "out has 16 of 16" in report.diagnostic
 
 
-def test_out_of_bounds_write_crashes_the_launch_in_a_subprocess(tmp_path):
+def test_out_of_bounds_write_crashes_the_launch_in_a_subprocess(tmp_path, monkeypatch):
+    """The crashed child's temp files (its build, Warp's precompiled header) do not outlive it:
+    a reduction runs such a reproducer hundreds of times."""
     path = write_repro((KNOWN / "oob_write.py").read_text(), "oob_write", outcomes.CRASH, path=str(tmp_path / "repro.py"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     assert run_repro(path) == (1, "reproduced crash: crash|SIGSEGV||SIGSEGV")
+    assert sorted(os.listdir(tmp_path / "tmp")) == []
 
 
 def test_exit_status_labels():
