@@ -166,6 +166,30 @@ def unload_module(module_name: str):
         wmodule.unload()
 
 
+def remove_build_files(module_name: str) -> None:
+    """Delete what building ``module_name`` left in Warp's kernel cache: each variant's directory
+    (source, object, PTX), any half-finished build directory, and the same in the cache's own
+    subdirectories (the debug oracle builds in one). A worker builds a module per batch and never
+    loads one again, so without this its cache would grow by about 5 MB a batch until the worker
+    is recycled."""
+    import shutil
+
+    import warp as wp
+
+    own = f"wp_{module_name}"
+    folders = [wp.config.kernel_cache_dir]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name == own or entry.name.startswith(own + "_"):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            elif not entry.name.startswith("wp_") and entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+
+
 def clean_cpp(text: str) -> str:
     text = _FILE_COMMENT.sub("", text)
     text = _LINE_TAG.sub("", text)

@@ -142,7 +142,7 @@ class _BatchContext:
         if loaded is None:
             return
         mod_name, wmodule, by_def = loaded
-        from backends.warp_ir import kernel_instances, unload_module
+        from backends.warp_ir import kernel_instances, remove_build_files, unload_module
 
         try:
             captured: dict[str, list] = {}
@@ -176,6 +176,14 @@ class _BatchContext:
         finally:
             self._mark("")
             unload_module(mod_name)
+            remove_build_files(mod_name)
+            self._remove_source(mod_name)
+
+    def _remove_source(self, mod_name: str):
+        try:
+            os.remove(os.path.join(self.scratch, mod_name + ".py"))
+        except OSError:
+            pass
 
     def _oversized(self, kjob: dict, captured: list) -> dict | None:
         """The ``oversized`` result of a kernel whose forward + adjoint source (any instance) is over
@@ -202,6 +210,7 @@ class _BatchContext:
         try:
             _, wmodule = load_module(source, name, self.scratch)
         except Exception as exc:
+            self._remove_source(name)
             if len(kernels) == 1:
                 label, exc_type, message = outcomes.classify_exception(exc, "import")
                 results[kernels[0]["key"]] = [_failure(kernels[0], label, exc_type, message, outcomes.where_in_warp(exc))]

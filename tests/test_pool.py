@@ -103,3 +103,26 @@ print(json.dumps({"built": built, "new": sorted(set(sys.modules) - before), "dra
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.splitlines()[-1])
     assert result == {"built": 1, "new": [], "drawn": True}
+
+
+def test_a_compile_job_leaves_no_build_files_in_the_workers_home(pool):
+    """A worker compiles a module per batch, hundreds between recycles, and never loads one again:
+    the batch's source file and its kernel-cache entries (each variant, about 5 MB a batch) go
+    when the job ends, so its disk use stays flat."""
+    import os
+
+    from fuzzer import plugins
+    from fuzzer.exprs import Plan
+    from fuzzer.pipeline import draw_candidate
+
+    drawn = [draw_candidate(plugins.grammar_names(), Plan().to_json(), 5, i, {}) for i in range(2)]
+    kernels = [{"key": c["hash"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": c["hints"]}
+               for c in drawn if "error" not in c]
+    jobs = [Job(id=i, payload={"op": "compile", "backend": "cpu", "oracles": ["run", "debug"], "seed": 0, "kernels": [k]},
+                timeout=300) for i, k in enumerate(kernels)]
+    for _, result in pool.map(jobs):
+        assert result["status"] == "ok" and {r["outcome"] for r in result["results"]} == {"ok"}, result
+    home = pool._workers[0].home
+    cache = [os.path.join(root, d) for root, dirs, _ in os.walk(os.path.join(home, "kernel-cache")) for d in dirs]
+    assert kernels and not [d for d in cache if "warpfuzz_batch" in d]
+    assert os.listdir(os.path.join(home, "scratch")) == []
