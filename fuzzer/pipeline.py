@@ -262,6 +262,8 @@ class _BatchContext:
                 return
         if "debug" in self.oracles:
             _prebuild_debug(wmodule)
+        if "cuda" in self.oracles:
+            _prebuild_cuda(wmodule)
         for kjob in kernels:
             out = []
             for kernel, ir in captured[kjob["key"]]:
@@ -337,6 +339,22 @@ def _prebuild_debug(wmodule):
             wmodule.load(wp.get_device("cpu"))
     except Exception:
         pass  # a build that fails only in debug mode is each kernel's debug oracle to report
+
+
+def _prebuild_cuda(wmodule):
+    """Build the module for the cuda oracle's GPU launches once, for the same reason: NVRTC takes
+    tens of seconds for a batch, and the first kernel's oracle would otherwise pay for all."""
+    import warp as wp
+
+    from fuzzer.oracles import CUDA_VARIANT, module_variant
+
+    if wp.get_cuda_device_count() == 0:
+        return
+    try:
+        with module_variant(wmodule, *CUDA_VARIANT):
+            wmodule.load(wp.get_device("cuda:0"))
+    except Exception:
+        pass  # a build that fails only for the GPU is each kernel's cuda oracle to report
 
 
 def _instance_index(kernel) -> int | None:

@@ -11,7 +11,7 @@ import pytest
 
 from fuzzer import outcomes
 from fuzzer.inputs import synthesize
-from fuzzer.oracles import run_oracles
+from fuzzer.oracles import CUDA_VARIANT, launch_outputs, module_variant, run_oracles
 from fuzzer.repro import run_repro, write_repro
 
 KNOWN = Path(__file__).parent / "fixtures" / "known"
@@ -348,3 +348,21 @@ def test_an_oversized_kernel_is_set_aside_before_the_native_build(monkeypatch, t
     stats = {"backend": "cpu", "target": {"count": 10}, "bytes": 0, "records": 8, "bytes_per_second": 0.0,
              "pairs_per_second": 1.0, "least_covered_kernel_types": [], **rates}
     assert "findings 0" in _line(stats)
+
+
+def test_a_module_variant_builds_apart_and_is_undone(load):
+    """How the cuda oracle builds for the GPU (``fuse_fp`` off) and the debug oracle for debug: in a
+    cache folder of its own (a ``strip_hash`` module's folder has the same name for any options),
+    and the module's options and the cache folder are as before afterwards."""
+    import warp as wp
+
+    kernel = load("correct")
+    module = kernel.module
+    before = dict(module.options), wp.config.kernel_cache_dir
+    inputs = synthesize(kernel, None, 0)
+    options, folder = CUDA_VARIANT
+    with module_variant(module, {**options, "not_an_option": 1}, folder):
+        assert module.options["fuse_fp"] is False and wp.config.kernel_cache_dir == os.path.join(before[1], folder)
+        launch_outputs(kernel, inputs)
+        assert [name for name in os.listdir(os.path.join(before[1], folder)) if name.startswith("wp_correct")]
+    assert (dict(module.options), wp.config.kernel_cache_dir) == before
