@@ -21,6 +21,7 @@ temp dir of its own; module options it changes are restored.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -56,7 +57,9 @@ def _scratch_compile(wmodule, device: str):
     finally:
         wmodule.options.clear()
         wmodule.options.update(saved)
-        shutil.rmtree(out, ignore_errors=True)
+        # and Warp's build folder beside it (``<out>_p<pid>_t<tid>``), which a failed build leaves
+        for path in [out, *glob.glob(glob.escape(out) + "_p*")]:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _compile_aot(wmodule, out: str, **kwargs) -> str:

@@ -215,6 +215,9 @@ def test_a_native_compile_failure_reads_the_same_from_any_worker(tmp_path):
         for _ in range(2):
             with LocalPool(1) as pool:  # a process of its own, as a worker of another run
                 results = {job.id: result for job, result in pool.map([job(0, good, "fill"), job(1, bad, "const_intersect")])}
+                # the failed build's folders are gone (Warp's ``<module dir>_p<pid>_t<tid>`` too)
+                left = os.listdir(os.path.join(pool._workers[0].home, "tmp"))
+            assert not [name for name in left if name.startswith("ir-")], left
             assert [r["outcome"] for r in results[0]["results"]] == [outcomes.OK]
             [failure] = results[1]["results"]
             assert failure["outcome"] == outcomes.NATIVE_COMPILE_ERROR
