@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -210,22 +211,12 @@ def main(argv=None) -> int:
     if args.kernels < 1 or args.workers < 1 or args.repeat < 1 or (args.naive_kernels is not None and args.naive_kernels < 1):
         parser.error("--kernels, --workers, --repeat and --naive-kernels must be at least 1")
 
-    with tempfile.TemporaryDirectory(prefix="bench-") as root:
-        # every temp file of the run goes under one directory, removed at the end, those of the
-        # processes it starts included: a terminated pool process leaves its Warp and NVRTC
-        # precompiled headers (~150 MB) behind, and the references' sources and caches are many
-        saved = {name: os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")}
-        os.environ.update(dict.fromkeys(saved, root))
-        tempfile.tempdir = root
-        try:
-            return measure(args)
-        finally:
-            tempfile.tempdir = None
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    # every temp file of the run goes under one directory, removed at the end, those of the
+    # processes it starts included: a terminated pool process leaves its Warp and NVRTC
+    # precompiled headers (~150 MB) behind, and the references' sources and caches are many
+    with tempfile.TemporaryDirectory(prefix="bench-") as root, \
+            mock.patch.dict(os.environ, TMPDIR=root, TEMP=root, TMP=root), mock.patch.object(tempfile, "tempdir", root):
+        return measure(args)
 
 
 def measure(args) -> int:

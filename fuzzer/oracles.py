@@ -40,7 +40,9 @@ GRAD_RTOL = 5e-2
 GRAD_NOISE_ULPS = 64.0  # rounding in the forward outputs, in units of the output dtype's epsilon
 DEBUG_RTOL, DEBUG_ATOL = 1e-4, 1e-5  # -O0 vs optimized: only contraction/reassociation differences
 CUDA_RTOL, CUDA_ATOL = 1e-3, 1e-4  # different libm on the device
-CUDA_VARIANT = ({"fuse_fp": False}, "no-contraction")  # the cuda oracle's GPU build: options, cache folder
+# the builds of a module other oracles launch (``module_variant``): options, cache folder
+DEBUG_VARIANT = ({"mode": "debug"}, "debug-mode")
+CUDA_VARIANT = ({"fuse_fp": False}, "no-contraction")  # the cuda oracle's GPU build
 
 
 @dataclass
@@ -209,7 +211,7 @@ def _adjoint(kernel, inputs: LaunchInputs, cotangent: dict) -> dict:
 
 def debug_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
     release = launch_outputs(kernel, inputs)
-    with debug_build(kernel.module):
+    with module_variant(kernel.module, *DEBUG_VARIANT):
         debug = launch_outputs(kernel, inputs)
     return _compare("debug", "release", release, "debug", debug, DEBUG_RTOL, DEBUG_ATOL)
 
@@ -245,11 +247,6 @@ class module_variant:
                 self.module.options.pop(key, None)
         wp.config.kernel_cache_dir = self.saved_cache
         self.module.unload()
-
-
-def debug_build(module) -> module_variant:
-    """``module`` rebuilt with ``mode="debug"`` for the duration of the block."""
-    return module_variant(module, {"mode": "debug"}, "debug-mode")
 
 
 def cuda_oracle(kernel, inputs: LaunchInputs) -> OracleResult:

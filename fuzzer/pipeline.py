@@ -260,10 +260,7 @@ class _BatchContext:
                 for kjob in kernels:
                     results[kjob["key"]] = [_failure(kjob, outcomes.NATIVE_COMPILE_ERROR, "NativeCompileError", "cpu: " + exc.diagnostics, "")]
                 return
-        if "debug" in self.oracles:
-            _prebuild_debug(wmodule)
-        if "cuda" in self.oracles:
-            _prebuild_cuda(wmodule)
+        _prebuild(wmodule, self.oracles)
         for kjob in kernels:
             out = []
             for kernel, ir in captured[kjob["key"]]:
@@ -326,35 +323,25 @@ def _blamed_kernels(diagnostics: str, kernels: list[dict], wmodule) -> list[dict
     return blamed
 
 
-def _prebuild_debug(wmodule):
-    """Build the module's debug variant once, before any kernel's oracle clock starts: the
-    per-kernel timeout is for a kernel's own launches, not for an -O0 compile of its whole batch
-    (with a precompiled header of its own), which on a busy machine outlasts a short timeout."""
+def _prebuild(wmodule, oracles: set[str]):
+    """Build the variants of the module that the oracles launch (debug on the CPU, the cuda
+    oracle's GPU build) once, before any kernel's oracle clock starts: the per-kernel timeout is
+    for a kernel's own launches, not for compiling its whole batch (an -O0 debug build with a
+    precompiled header of its own; NVRTC's tens of seconds), which on a busy machine outlasts a
+    short timeout. A build that fails only in a variant is each kernel's oracle to report."""
     import warp as wp
 
-    from fuzzer.oracles import debug_build
+    from fuzzer.oracles import CUDA_VARIANT, DEBUG_VARIANT, module_variant
 
-    try:
-        with debug_build(wmodule):
-            wmodule.load(wp.get_device("cpu"))
-    except Exception:
-        pass  # a build that fails only in debug mode is each kernel's debug oracle to report
-
-
-def _prebuild_cuda(wmodule):
-    """Build the module for the cuda oracle's GPU launches once, for the same reason: NVRTC takes
-    tens of seconds for a batch, and the first kernel's oracle would otherwise pay for all."""
-    import warp as wp
-
-    from fuzzer.oracles import CUDA_VARIANT, module_variant
-
-    if wp.get_cuda_device_count() == 0:
-        return
-    try:
-        with module_variant(wmodule, *CUDA_VARIANT):
-            wmodule.load(wp.get_device("cuda:0"))
-    except Exception:
-        pass  # a build that fails only for the GPU is each kernel's cuda oracle to report
+    builds = [(DEBUG_VARIANT, "cpu")] if "debug" in oracles else []
+    if "cuda" in oracles and wp.get_cuda_device_count():
+        builds.append((CUDA_VARIANT, "cuda:0"))
+    for variant, device in builds:
+        try:
+            with module_variant(wmodule, *variant):
+                wmodule.load(wp.get_device(device))
+        except Exception:
+            pass
 
 
 def _instance_index(kernel) -> int | None:

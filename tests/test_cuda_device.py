@@ -4,8 +4,6 @@ Skipped where Warp sees no CUDA device (CI, the 2-core machine)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -51,7 +49,16 @@ def branching_0bff07c7(a: wp.array(dtype=float), b: int, c: int, out: wp.array(d
     v1 = v1
     out[v0] = wp.curlnoise(wp.rand_init(v0), wp.mul(wp.mul(wp.mat44(-0.01, 3.0, -10.0, -0.5, -0.25, 1.5, -2.0, -0.3333, -0.25, 0.01, 2.0, -0.01, 0.1, -10.0, -10.0, -1.0), wp.identity(n=4, dtype=float)), wp.cw_div(wp.vec4(1.5, -0.5, -2.0, 0.5), wp.vec4(4.0, 1.0, 10.0, -0.1))), wp.uint32(7), v1, wp.ceil(wp.degrees(v1)))
 '''
-FMA_SENSITIVE_HINTS = json.loads('{"params": [{"name": "a", "annotation": "wp.array(dtype=float)", "role": "in", "dtype": "float32", "ndim": 1, "resource": "", "container": "array"}, {"name": "b", "annotation": "int", "role": "scalar", "dtype": "int32", "ndim": 0, "resource": "", "container": "array"}, {"name": "c", "annotation": "int", "role": "scalar", "dtype": "int32", "ndim": 0, "resource": "", "container": "array"}, {"name": "out", "annotation": "wp.array(dtype=wp.vec3)", "role": "out", "dtype": "vec3f", "ndim": 1, "resource": "", "container": "array"}], "launch_dim": [64], "math_total": false}')
+FMA_SENSITIVE_HINTS = {
+    "params": [
+        {"name": "a", "annotation": "wp.array(dtype=float)", "role": "in", "dtype": "float32", "ndim": 1, "resource": "", "container": "array"},
+        {"name": "b", "annotation": "int", "role": "scalar", "dtype": "int32", "ndim": 0, "resource": "", "container": "array"},
+        {"name": "c", "annotation": "int", "role": "scalar", "dtype": "int32", "ndim": 0, "resource": "", "container": "array"},
+        {"name": "out", "annotation": "wp.array(dtype=wp.vec3)", "role": "out", "dtype": "vec3f", "ndim": 1, "resource": "", "container": "array"},
+    ],
+    "launch_dim": [64],
+    "math_total": False,
+}
 
 
 @pytest.fixture(scope="module")

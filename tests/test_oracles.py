@@ -226,8 +226,6 @@ def test_a_hash_grid_holds_a_point_for_every_thread(load):
     """The geometry grammar calls ``hash_grid_point_id(grid, tid)``: the grid the oracles build has a
     point per thread, so each thread reads a real point id (with the 8 corners alone, threads 8 and
     up read past the grid's arrays: garbage that made debug and release, and two runs, differ)."""
-    from fuzzer.oracles import launch_outputs
-
     inputs = synthesize(load("grid_ids", HASH_GRID_IDS), {"launch_dim": [64]}, seed=0)
     assert [a.role for a in inputs.args] == ["resource", "out"]
     assert sorted(launch_outputs(load("grid_ids", HASH_GRID_IDS), inputs)["out"]) == list(range(64))
