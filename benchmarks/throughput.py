@@ -26,6 +26,10 @@ records over its ``elapsed_seconds`` (``stats.json``), and (b) and (c) are measu
 records, evenly spaced. (b) then also gives the compile-only time of all its records at the
 limit's rate: the least time any pipeline on this machine could have built that corpus in.
 
+Under (b), the campaign's worker time from its ``stats.json`` (compile jobs, drawing, neither)
+and the ratio its compile jobs alone would give: what is left to gain by drawing faster or
+idling less, and what only cheaper compile jobs could give.
+
 The line before it holds the same figures as JSON for ``warpfuzz report --benchmark``. The last
 line is ``RESULT pipeline=<a> limit=<b> naive=<c> ratio_vs_limit=<a/b> ratio_vs_naive=<a/c>``
 in pairs per second. Targets: ratio_vs_limit >= 0.85, ratio_vs_naive >= 4.
@@ -60,14 +64,16 @@ DATASET_ORACLES = {"cpu": "run", "cuda": "none"}
 CUDA_ARCH = 90
 
 
-def run_pipeline(backend: str, out: Path, kernels: int, seed: int, workers: int) -> tuple[float, int, list[dict]]:
-    """The campaign's wall seconds, its record bytes (as its manifest counts them) and its records."""
+def run_pipeline(backend: str, out: Path, kernels: int, seed: int, workers: int) -> tuple[float, int, list[dict], dict]:
+    """The campaign's wall seconds, its record bytes (as its manifest counts them), its records and
+    its ``stats.json``."""
     cmd = [sys.executable, "-m", "fuzzer", "campaign", "--backend", backend, "--out", str(out), "--count", str(kernels),
            "--seed", str(seed), "--workers", str(workers), "--no-steer", "--no-swarm", "--oracles", DATASET_ORACLES[backend]]
     started = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
-    return seconds, read_manifest(out)["totals"]["records"]["bytes"], list(iter_records(out))
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    return seconds, read_manifest(out)["totals"]["records"]["bytes"], list(iter_records(out)), stats
 
 
 # -- plain Warp, for the references ----------------------------------------------------------------
@@ -171,17 +177,38 @@ def run_naive(backend: str, records: list[dict]) -> float:
         return wall
 
 
-def measured_corpus(corpus: Path) -> tuple[dict, float, int, list[dict]]:
-    """A finished campaign's settings, elapsed seconds, record bytes and records (sources only)."""
+def measured_corpus(corpus: Path) -> tuple[dict, float, int, list[dict], dict]:
+    """A finished campaign's settings, elapsed seconds, record bytes, records (sources only) and
+    ``stats.json``."""
     manifest = read_manifest(corpus)
     if manifest is None:
         raise SystemExit(f"throughput.py: {corpus}: no manifest.json; not a warpfuzz corpus")
     try:
-        elapsed = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))["elapsed_seconds"]
-    except (OSError, ValueError, KeyError) as exc:
+        stats = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))
+        elapsed = stats["elapsed_seconds"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"throughput.py: {corpus}: no elapsed_seconds in stats.json ({type(exc).__name__})")
     records = [{"python_source": r["python_source"]} for r in iter_records(corpus)]
-    return manifest["settings"], float(elapsed), manifest["totals"]["records"]["bytes"], records
+    return manifest["settings"], float(elapsed), manifest["totals"]["records"]["bytes"], records, stats
+
+
+def worker_time(stats: dict, limit_seconds: float) -> list[str]:
+    """Where the campaign's worker time went (its ``stats.json``), and the best ratio to the limit
+    that its compile jobs alone leave: the ratio the pipeline would have with no drawing, no
+    coordinator and no idle worker. Nothing for a corpus made before ``stats.json`` had it."""
+    spent, workers, elapsed = stats.get("worker_seconds"), stats.get("workers"), stats.get("elapsed_seconds")
+    if not spent or not workers or not elapsed:
+        return []
+    compiling, drawing = spent.get("compile", 0.0), spent.get("generate", 0.0)
+    neither = workers * elapsed - compiling - drawing
+    lines = [f"worker time (the pipeline's stats.json): compile jobs {compiling:.1f} s, drawing {drawing:.1f} s, "
+             f"neither {neither:.1f} s, of {workers} workers x {elapsed:.1f} s ({stats.get('worker_utilization', 0):.0%} busy)"]
+    if compiling:
+        floor = compiling / workers
+        lines.append(f"its compile jobs alone, on {workers} workers, take {floor:.1f} s, {floor / limit_seconds:.2f} x the limit's "
+                     f"{limit_seconds:.1f} s for the same records: with no drawing and no idle worker, ratio_vs_limit "
+                     f"would be {limit_seconds / floor:.3f}")
+    return lines
 
 
 def _runs(seconds: list[float]) -> str:
@@ -221,7 +248,7 @@ def main(argv=None) -> int:
 
 def measure(args) -> int:
     if args.corpus is not None:
-        settings, seconds, nbytes, all_records = measured_corpus(args.corpus)
+        settings, seconds, nbytes, all_records, stats = measured_corpus(args.corpus)
         backend, batch, opt_level = settings["backend"], settings["compile_batch"], settings.get("cpu_opt")
         records = evenly_spaced(all_records, args.kernels)
         n = len(all_records)
@@ -234,20 +261,22 @@ def measure(args) -> int:
     if backend != "cpu":
         opt_level = None  # the campaign's -O is the CPU build's; its PTX is NVRTC's at Warp's default
 
-    pipeline_runs, limit_runs = [], []
+    pipeline_runs, pipeline_stats, limit_runs = [], [], []
     for attempt in range(args.repeat):
         if args.corpus is None:
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                seconds, nbytes, again = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
+                seconds, nbytes, again, stats = run_pipeline(backend, Path(tmp) / "corpus", args.kernels, args.seed, args.workers)
             if attempt == 0:
                 records = again
             elif again != records:
                 raise SystemExit("throughput.py: a repeat of the pipeline wrote other records than its first run")
             pipeline_runs.append(seconds)
+            pipeline_stats.append(stats)
         limit_runs.append(run_limit(backend, records, args.workers, batch, opt_level))
     limit_seconds = statistics.median(limit_runs)
     if args.corpus is None:
         seconds = statistics.median(pipeline_runs)
+        stats = pipeline_stats[sorted(range(len(pipeline_runs)), key=pipeline_runs.__getitem__)[len(pipeline_runs) // 2]]
         n = len(records)
         print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s{_runs(pipeline_runs)}: "
               f"{n / seconds:.2f} pairs/s, {nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")
@@ -260,6 +289,8 @@ def measure(args) -> int:
     if args.corpus is not None:
         print(f"    at that rate the corpus's {n} records need {n / limit:.0f} s of compiling alone; "
               f"the campaign took {seconds:.0f} s")
+    for line in worker_time(stats, n / limit):
+        print("    " + line)
 
     naive_set = records[: args.naive_kernels] if args.naive_kernels else records
     naive_seconds = run_naive(backend, naive_set)

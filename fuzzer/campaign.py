@@ -136,6 +136,7 @@ class Campaign:
         self.started = time.monotonic()
         self.session_records = 0
         self.session_bytes = 0
+        self.worker_seconds: dict[str, float] = {}  # this session's time the workers spent per job kind
 
     def _load(self) -> None:
         """What dedup and the commits need beyond the settings (about a second of imports, more to
@@ -575,10 +576,12 @@ class _Stream:
     # -- results ----------------------------------------------------------------------------------
     def on_result(self, job: Job, result: dict) -> None:
         c = self.campaign
+        op = job.payload["op"]
+        c.worker_seconds[op] = c.worker_seconds.get(op, 0.0) + result.get("busy_seconds", 0.0)
         rnd = self.rounds.get(self.owner.pop(job.id, None))
         if rnd is None:
             return
-        if job.payload["op"] == "generate":
+        if op == "generate":
             rnd.drawing.discard(job.id)
             rnd.candidates.extend(c._candidates_of(job, result))
             return

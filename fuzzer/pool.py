@@ -86,12 +86,14 @@ class _Worker:
         self._marker = os.path.join(self.home, CURRENT_KERNEL_MARKER)
         self.jobs_done = 0
         self.job: Job | None = None
+        self.sent = 0.0
         self.deadline = 0.0
         self.buffer = b""
 
     def send(self, job: Job):
         self.job = job
-        self.deadline = time.monotonic() + job.timeout
+        self.sent = time.monotonic()
+        self.deadline = self.sent + job.timeout
         self.proc.stdin.write((json.dumps({"id": job.id, **job.payload}) + "\n").encode())
         self.proc.stdin.flush()
 
@@ -182,7 +184,8 @@ class LocalPool:
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order. A result's ``status`` is
-        ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``. ``jobs`` may be a
+        ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``; every result has
+        ``busy_seconds``, how long the job held its worker. ``jobs`` may be a
         :class:`JobQueue` that the caller adds to between results; a worker that frees up is handed
         the next waiting job before its result is yielded."""
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
@@ -221,7 +224,7 @@ class LocalPool:
                         result = json.loads(line)
                         result.setdefault("status", "ok")
                         job = w.job
-                        self._release(w, sel, busy)
+                        result["busy_seconds"] = self._release(w, sel, busy)
                         w.jobs_done += 1
                         if w.jobs_done >= self.recycle_after:
                             self._replace(w, idle, graceful=True)
@@ -235,24 +238,27 @@ class LocalPool:
                         job = w.job
                         rc = w.proc.wait()
                         tail, current = w.log_tail(), w.current_kernel()
-                        self._release(w, sel, busy)
+                        seconds = self._release(w, sel, busy)
                         self._replace(w, idle)
-                        yield job, _crash_result(job, rc, tail) | {"current": current}
+                        yield job, _crash_result(job, rc, tail) | {"current": current, "busy_seconds": seconds}
                 now = time.monotonic()
                 for w in [w for w in busy.values() if w.deadline < now or w.kernel_overdue(self.kernel_timeout)]:
                     job, current = w.job, w.current_kernel()
                     limit = f"{self.kernel_timeout:.0f} s for one kernel" if current and w.deadline >= now else f"{job.timeout:.0f} s"
-                    self._release(w, sel, busy)
+                    seconds = self._release(w, sel, busy)
                     self._replace(w, idle)
-                    yield job, {"id": job.id, "status": "timeout", "diagnostic": f"no result within {limit}", "current": current}
+                    yield job, {"id": job.id, "status": "timeout", "diagnostic": f"no result within {limit}", "current": current,
+                                "busy_seconds": seconds}
         finally:
             sel.close()
 
-    def _release(self, w: _Worker, sel, busy):
+    def _release(self, w: _Worker, sel, busy) -> float:
+        """Take the finished (or lost) job off the worker; the seconds it held the worker."""
         sel.unregister(w.proc.stdout)
         busy.pop(w.proc.stdout.fileno(), None)
         w.job = None
         w.buffer = b""
+        return round(time.monotonic() - w.sent, 3)
 
     def _replace(self, w: _Worker, idle: list, graceful: bool = False):
         (w.stop if graceful else w.kill)()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import deque
 from typing import Iterable, Iterator
 
@@ -139,17 +140,18 @@ class RayPool:
         def hand_out():
             while pending and idle:
                 actor, job = idle.pop(), pending.popleft()
-                running[actor.run.remote(job)] = (actor, job)
+                running[actor.run.remote(job)] = (actor, job, time.monotonic())
 
         while pending or running:
             hand_out()
             [done], _ = ray.wait(list(running), num_returns=1)
-            actor, job = running.pop(done)
+            actor, job, sent = running.pop(done)
             try:
                 result = ray.get(done)
             except ray.exceptions.RayActorError as exc:
                 result = {"id": job.id, "status": "crashed", "signal": None, "returncode": None,
-                          "diagnostic": f"Ray worker lost: {_first_line(exc)}", "current": ""}
+                          "diagnostic": f"Ray worker lost: {_first_line(exc)}", "current": "",
+                          "busy_seconds": round(time.monotonic() - sent, 3)}
                 actor = self._replace(actor)
             idle.append(actor)
             hand_out()  # as LocalPool.map: the freed actor takes a waiting job before the caller handles this result

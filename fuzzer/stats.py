@@ -24,6 +24,19 @@ def _rates(counters: dict) -> dict:
     }
 
 
+def _worker_time(seconds: dict, workers: int, elapsed: float) -> dict:
+    """Where this session's worker time went: the seconds the workers held jobs of each kind
+    (``generate``: drawing, rendering, normalizing; ``compile``: capture, native build, oracles),
+    and their share of ``workers`` x ``elapsed_seconds`` (the rest: start-up, waiting for the
+    coordinator, the last jobs' tail, and jobs cut off when the target was reached)."""
+    busy = sum(seconds.values())
+    return {
+        "workers": workers,
+        "worker_seconds": {op: round(v, 1) for op, v in sorted(seconds.items())},
+        "worker_utilization": round(busy / (workers * elapsed), 3) if elapsed > 0 else 0.0,
+    }
+
+
 def campaign_stats(campaign) -> dict:
     """Cheap live figures from the manifest state (no shard scan)."""
     manifest = campaign.writer.manifest
@@ -44,6 +57,7 @@ def campaign_stats(campaign) -> dict:
         "session_records": campaign.session_records,
         "pairs_per_second": round(campaign.session_records / elapsed, 3) if elapsed > 0 else 0.0,
         "bytes_per_second": round(campaign.session_bytes / elapsed, 1) if elapsed > 0 else 0.0,
+        **_worker_time(campaign.worker_seconds, campaign.config.workers, elapsed),
         **_rates(campaign.counters),
     }
 

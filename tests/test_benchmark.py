@@ -39,6 +39,16 @@ def test_a_finished_cuda_campaign_against_its_limit(warpfuzz):
     assert abs(float(runs[1]) - (float(runs[2]) + float(runs[3])) / 2) <= 0.11  # each printed to 0.1 s
     assert re.search(rf"corpus's {records} records need \d+ s of compiling alone; the campaign took \d+ s", result.stdout)
 
+    # where the campaign's worker time went (its stats.json) and the ratio its compile jobs alone allow
+    spent, elapsed = stats["worker_seconds"], stats["elapsed_seconds"]
+    assert (f"worker time (the pipeline's stats.json): compile jobs {spent['compile']:.1f} s, drawing {spent['generate']:.1f} s, "
+            f"neither {2 * elapsed - spent['compile'] - spent['generate']:.1f} s, of 2 workers x {elapsed:.1f} s") in result.stdout
+    floor = re.search(r"its compile jobs alone, on 2 workers, take ([\d.]+) s, [\d.]+ x the limit's ([\d.]+) s for the same "
+                      r"records: with no drawing and no idle worker, ratio_vs_limit would be ([\d.]+)", result.stdout)
+    assert floor, result.stdout
+    assert float(floor[1]) == round(spent["compile"] / 2, 1)
+    assert abs(float(floor[3]) - float(floor[2]) / float(floor[1])) < 0.02  # printed rounded
+
     figures = json.loads(next(line for line in lines if line.startswith("RESULT {"))[len("RESULT "):])
     assert figures["backend"] == "cuda" and figures["kernels"] == records
     assert figures["pipeline_pairs_per_second"] == round(records / stats["elapsed_seconds"], 3)

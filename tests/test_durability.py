@@ -38,6 +38,17 @@ def test_one_and_two_workers_give_the_same_bytes(campaign_corpus, tmp_path, back
     assert len(records_of(one)) == int(CAMPAIGNS[backend][1])
 
 
+def test_stats_say_where_the_workers_time_went(campaign_corpus):
+    """``stats.json`` splits the session's worker time into compile jobs and drawing, and gives the
+    share of workers x elapsed they filled (the benchmark reads it to show what is left to gain)."""
+    stats = json.loads((campaign_corpus("cpu") / "stats.json").read_text())
+    spent = stats["worker_seconds"]
+    assert stats["workers"] == 2
+    assert sorted(spent) == ["compile", "generate"] and min(spent.values()) > 0
+    assert 0 < stats["worker_utilization"] <= 1
+    assert abs(stats["worker_utilization"] - sum(spent.values()) / (2 * stats["elapsed_seconds"])) < 0.02
+
+
 def _committed_record_shards(out: Path) -> int:
     try:
         return len(json.loads((out / "manifest.json").read_text())["streams"]["records"])

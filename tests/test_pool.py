@@ -48,6 +48,37 @@ def test_a_job_the_caller_adds_while_handling_a_result_still_runs(pool):
     assert order == [0, 2, 1]
 
 
+def test_every_result_says_how_long_its_job_held_the_worker(pool):
+    """``busy_seconds`` (what ``stats.json`` adds up per kind of job) comes with every result: a
+    result the worker sent, one whose worker was killed under it and one that timed out."""
+    import os
+    import signal
+    import time
+
+    from fuzzer import plugins
+    from fuzzer.exprs import Plan
+
+    def draw(i: int, indices: int, timeout: float) -> Job:
+        payload = {"op": "generate", "grammars": plugins.grammar_names(), "plan": Plan().to_json(), "seed": 0,
+                   "indices": list(range(indices))}
+        return Job(id=i, payload=payload, timeout=timeout)
+
+    queue = JobQueue()
+    queue.push(Job(id=0, payload={"op": "no-such-op"}, timeout=120), queue.DRAW)
+    queue.push(draw(1, 400, 120), queue.DRAW)  # killed half a second in
+    queue.push(draw(2, 400, 1.5), queue.DRAW)  # 400 draws take several seconds: times out
+    results = {}
+    for job, result in pool.map(queue):
+        results[job.id] = result
+        if job.id == 0:  # the worker has been handed job 1 already (see the first test)
+            time.sleep(0.5)
+            os.kill(pool._workers[0].proc.pid, signal.SIGKILL)
+    assert [results[i]["status"] for i in range(3)] == ["error", "crashed", "timeout"]
+    assert results[0]["busy_seconds"] >= results[0]["seconds"]  # the worker's own clock: its handler alone
+    assert results[1]["busy_seconds"] >= 0.5
+    assert 1.5 <= results[2]["busy_seconds"] < 10
+
+
 def test_the_first_draws_go_out_before_the_coordinator_loads(tmp_path, monkeypatch):
     """The coordinator hands the workers round 0's draws first and only then imports and reads
     what dedup and the commits need (libcst, the near-duplicate index, a resumed corpus), so the
