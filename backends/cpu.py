@@ -21,6 +21,12 @@ class CpuBackend(Backend):
     levels = ("cpp", "llvm")
     base_levels = chosen_levels = ("cpp",)
 
+    @property
+    def batch_dependent_ir(self) -> bool:
+        """The C++ is each kernel's isolated codegen; the optimized LLVM IR comes from the module's
+        build (clang inlines across it)."""
+        return "llvm" in self.chosen_levels
+
     def capture(self, wmodule, kernel) -> dict:
         ir = warp_ir.kernel_ir(wmodule, kernel, "cpu")
         return {f: ir[f] for f in self.ir_fields}

@@ -40,6 +40,10 @@ class Backend:
     # kernels per native compile at most: clang's cost per kernel falls from about 240 ms in
     # batches of 10 to 120 ms in batches of 100 (a backend whose compiler gains less picks fewer)
     compile_batch: int = 100
+    # whether a kernel's IR can depend on the other kernels of its native build (cuda's PTX: NVRTC
+    # inlines Warp's functions by how often the module calls them): the campaign then makes each
+    # batch from fixed index segments, so its batch-mates never depend on timing or the target
+    batch_dependent_ir: bool = True
 
     def capture(self, wmodule, kernel) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

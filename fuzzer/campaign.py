@@ -31,8 +31,7 @@ ROUND_SIZE = 200
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25
 # a round's last kernels (near the target) compile in at least this many jobs, so two workers share
-# them; a constant, not the number of workers: batches decide a cuda kernel's PTX, and the records
-# must not depend on how many workers made them
+# them (a backend whose IR does not depend on the batch; the others batch by index segment)
 TAIL_JOBS = 2
 COMPILE_BUDGET = 400.0  # seconds a batch's native build may take before its worker is replaced
 # a kernel whose forward + adjoint source is longer (in KiB, about 64K tokens) is set aside as
@@ -82,7 +81,13 @@ class CampaignConfig:
             # a cuda kernel's PTX depends on its batch-mates: the batches are part of what is recorded
             "compile_batch": self.batch_size or plugins.backend(self.backend).compile_batch,
             "max_ir_kb": self.max_ir_kb,
-        } | plugins.backend(self.backend).configure(self.ir_levels, self.archs).settings()
+        } | self._backend_settings()
+
+    def _backend_settings(self) -> dict:
+        backend = plugins.backend(self.backend).configure(self.ir_levels, self.archs)
+        # batches by index segment (see ``Campaign.segment``): records made before it differ in the
+        # IR of some kernels, so such a corpus is not resumed with it
+        return backend.settings() | ({"batching": "index-segments"} if _batch_dependent(backend) else {})
 
     @property
     def cpu_opt_level(self) -> int | None:
@@ -94,6 +99,10 @@ class CampaignConfig:
 
 
 ORACLE_SETS = {"none": [], "run": ["run"], "grad": ["run", "grad"], "all": ["run", "grad", "debug", "cuda"]}
+
+
+def _batch_dependent(backend) -> bool:
+    return bool(getattr(backend, "batch_dependent_ir", True))  # a plugin that does not say: assume so
 
 
 def make_executor(config: CampaignConfig):
@@ -133,6 +142,9 @@ class Campaign:
         self.done = state.get("done", False)
         self.kernel_types = sorted({kt for g in self.grammar_specs for kt, _ in g.kernel_types})
         self.productions = sorted({p for g in self.grammar_specs for p in g.productions})
+        # a backend whose IR depends on a kernel's batch-mates batches each module-options group of a
+        # round by segments of this many consecutive indices; the batch size; None for the others
+        self.segment = (config.batch_size or self.backend.compile_batch) if _batch_dependent(self.backend) else None
         self.started = time.monotonic()
         self.session_records = 0
         self.session_bytes = 0
@@ -219,13 +231,28 @@ class Campaign:
             survivors.append(cand)
         return survivors
 
+    def segment_of(self, cand: dict) -> tuple[int, int]:
+        """(round, segment): the ``segment``-long run of consecutive indices of its round a kernel is in."""
+        r, i = divmod(cand["index"], self.config.round_size)
+        return r, i // self.segment
+
     def _compile_jobs(self, survivors: list[dict], min_jobs: int = 1) -> list[Job]:
-        """Batches of kernels that may share a module, as even as possible: at most ``batch_size``,
-        and at most a ``min_jobs``-th of all the kernels (so no worker idles through the last wave
-        while another compiles it alone). Batching never changes a record: the IR is captured per
-        kernel."""
+        """Batches of kernels that may share a module.
+
+        Where the IR does not depend on the batch (the cpu backend's C++ is captured per kernel),
+        as even as possible: at most ``batch_size``, and at most a ``min_jobs``-th of all the kernels
+        (so no worker idles through the last wave while another compiles it alone). Where it does
+        (cuda's PTX), a batch is one module-options group of one index segment, whatever else is
+        compiled with it: the same batch-mates whether the round is compiled whole or, near the
+        target, segment by segment (see ``_Stream.wave``)."""
         from fuzzer.pipeline import batch_group
 
+        if self.segment:
+            batches: dict[tuple, list[dict]] = {}
+            for cand in survivors:
+                key = (self.segment_of(cand), batch_group(cand["source"], self.backend.device))
+                batches.setdefault(key, []).append(cand)
+            return [self._compile_job(members) for _, members in sorted(batches.items())]
         groups: dict[str, list[dict]] = {}
         for cand in survivors:
             groups.setdefault(batch_group(cand["source"], self.backend.device), []).append(cand)
@@ -451,7 +478,9 @@ class _Stream:
     retries first of all.
 
     Near the target a round compiles only the kernels (in index order) that should reach it, with
-    a margin, and a round that the rounds before it should cover is not drawn. If the target is
+    a margin (whole index segments where the IR depends on the batch: how much is compiled first
+    depends on which rounds are committed by then, so on timing, and must not change a batch),
+    and a round that the rounds before it should cover is not drawn. If the target is
     not reached after all, the kept-back kernels are compiled and the round drawn before anything
     is committed, so the records are those of a campaign that compiled everything."""
 
@@ -538,6 +567,11 @@ class _Stream:
         with a margin, after the kernels before them; all of them when they should not."""
         wanted = self.needed() - self.ahead(rnd.index, deferred=False) - (len(rnd.survivors) - len(fresh))
         wanted = int(wanted * 1.1) + 4 if wanted > 0 else 0
+        c = self.campaign
+        if c.segment and 0 < wanted < len(fresh):
+            # whole segments: a kernel's batch-mates must not depend on where the target cut the round
+            last = c.segment_of(fresh[wanted - 1])
+            return [cand for cand in fresh if c.segment_of(cand) <= last]
         return fresh[:wanted]
 
     def worth_drawing(self, r: int) -> bool:
@@ -555,6 +589,8 @@ class _Stream:
             rnd = self.rounds[r] = _Round(r, c.config.round_size)
             wanted = self.needed() - self.ahead(r, deferred=True)
             first, end = 0, min(rnd.size, int(wanted * 1.15) + 8) if wanted > 0 else rnd.size
+            if c.segment:  # whole segments (see ``wave``)
+                end = min(rnd.size, -(-end // c.segment) * c.segment)
         rnd.drawn = end
         # round r's plan comes from the coverage committed up to round r-2
         for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage, first, end):

@@ -91,7 +91,7 @@ def test_corpus_made_with_different_settings_is_refused(warpfuzz, corpus, settin
 def test_corpus_of_another_backend_is_refused(warpfuzz, corpus):
     path, before = corpus
     result = warpfuzz.run("campaign", "--backend", "cuda", "--out", path, *CPU_SETTINGS)
-    assert_one_line_error(result, "different settings (backend, compile_batch)")  # cuda batches of 25, cpu 100
+    assert_one_line_error(result, "different settings (backend, batching, compile_batch)")  # cuda: batches of 25 by index segment; cpu: 100
     assert snapshot(path) == before
 
 

@@ -205,6 +205,59 @@ def test_drawing_only_what_the_target_needs_changes_no_record(warpfuzz, tmp_path
     assert long_draws.index([1, True]) > long_draws.index([1, False])
 
 
+def test_a_cuda_kernels_batch_does_not_depend_on_where_the_target_cuts_its_round(tmp_path):
+    """A kernel's PTX depends on its batch-mates (NVRTC inlines by how often the module calls a
+    function). Near the target a round is compiled in part, then the rest if that falls short, and
+    how much goes first depends on which earlier rounds are committed by then (timing, or a resume
+    after a kill): whatever the cut, every kernel is batched with the same kernels, those of its
+    25-index segment (and module options), as when the whole round is compiled at once."""
+    from fuzzer import plugins
+    from fuzzer.campaign import Campaign, CampaignConfig, _Round, _Stream
+    from fuzzer.exprs import Plan
+    from fuzzer.pipeline import batch_group, draw_candidate
+
+    drawn = [draw_candidate(plugins.grammar_names(), Plan().to_json(), 3, i, {}) for i in range(60)]
+    survivors = [c for c in drawn if "error" not in c]
+
+    def batches(count: int) -> tuple[set, int]:
+        config = CampaignConfig(backend="cuda", out=tmp_path / f"count-{count}", seed=3, count=count, round_size=60,
+                                oracles="none", steer=False, swarm=False)
+        campaign = Campaign(config)
+        stream = _Stream(campaign, pool=None)
+        rnd = stream.rounds[0] = _Round(0, 60, drawn=60, candidates=list(drawn), survivors=list(survivors))
+        first = stream.wave(rnd, survivors)
+        assert first == survivors[: len(first)]
+        jobs = campaign._compile_jobs(first, min_jobs=2) + campaign._compile_jobs(survivors[len(first):], min_jobs=2)
+        return {tuple(k["key"] for k in job.payload["kernels"]) for job in jobs}, len(first)
+
+    whole, compiled_first = batches(1000)  # no cut: the round at once
+    assert compiled_first == len(survivors)
+    by_key = {c["hash"]: c for c in survivors}
+    for batch in whole:
+        members = [by_key[key] for key in batch]
+        assert len(members) <= 25
+        assert len({c["index"] // 25 for c in members}) == 1  # one segment
+        assert len({batch_group(c["source"], "cuda") for c in members}) == 1  # one set of module options
+    for count in (3, 20):  # cut after the first segment, after the second
+        cut, compiled_first = batches(count)
+        assert compiled_first < len(survivors)
+        assert cut == whole
+
+
+def test_a_cuda_corpus_begins_with_the_records_of_a_smaller_target(warpfuzz, tmp_path):
+    """The records of a cuda campaign are a prefix of those of the same campaign with a larger
+    target, PTX included, though the two compile different parts of the round first."""
+    runs = {}
+    for count in (4, 12):
+        out = tmp_path / f"cuda-{count}"
+        result = warpfuzz.run("campaign", "--backend", "cuda", "--out", out, "--count", count, "--seed", 3,
+                              "--round-size", 60, "--oracles", "none", "--workers", 2)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[count] = shard_bytes(out).splitlines()
+    assert len(runs[4]) == 4 and len(runs[12]) == 12
+    assert runs[4] == runs[12][:4]
+
+
 def test_a_native_compile_failure_reads_the_same_from_any_worker(tmp_path):
     """NVRTC notes which precompiled header it used (``/tmp/__nvrtc_auto_pch_<pid>_0/<the batch
     that made it>.pch``): a failure's diagnostic drops that, so the failures of two runs match byte
