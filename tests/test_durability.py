@@ -244,6 +244,46 @@ def test_a_cuda_kernels_batch_does_not_depend_on_where_the_target_cuts_its_round
         assert cut == whole
 
 
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_a_cuda_batch_lost_while_compiling_is_retried_whole_before_it_is_bisected(tmp_path, backend):
+    """A compile job lost to a timeout or a kill may have been the machine's fault (load, memory)
+    rather than the batch's. Bisecting it at once would give a cuda kernel other batch-mates, and
+    so perhaps other PTX, than in a run where nothing was lost: a cuda batch is first retried whole
+    (on a fresh worker), and only a second loss bisects it. A cpu kernel's C++ does not depend on
+    its batch: its batch is bisected at once."""
+    from fuzzer import plugins
+    from fuzzer.campaign import Campaign, CampaignConfig, _Round, _Stream
+    from fuzzer.exprs import Plan
+    from fuzzer.pipeline import draw_candidate
+
+    drawn = [draw_candidate(plugins.grammar_names(), Plan().to_json(), 3, i, {}) for i in range(8)]
+    survivors = [c for c in drawn if "error" not in c and "wp.overload" not in c["source"]]
+    config = CampaignConfig(backend=backend, out=tmp_path / backend, seed=3, count=100, round_size=60, oracles="none",
+                            steer=False, swarm=False)
+    campaign = Campaign(config)
+    stream = _Stream(campaign, pool=None)
+    rnd = stream.rounds[0] = _Round(0, 60, drawn=60, candidates=list(drawn), survivors=list(survivors))
+    job = campaign._compile_job(survivors)
+    stream.submit(rnd, job, stream.queue.COMPILE)
+
+    def lose(lost, status: str) -> list[list[str]]:
+        stream.queue.popleft()
+        stream.on_result(lost, {"id": lost.id, "status": status, "diagnostic": "", "current": "", "busy_seconds": 1.0})
+        retries = [stream.queue.popleft() for _ in range(len(stream.queue))]
+        for retry in retries:
+            stream.queue.push(retry, stream.queue.RETRY)
+        return retries
+
+    keys = [k["key"] for k in job.payload["kernels"]]
+    half = len(keys) // 2
+    retries = lose(job, "timeout")
+    if backend == "cuda":
+        assert [[k["key"] for k in r.payload["kernels"]] for r in retries] == [keys]
+        retries = lose(retries[0], "crashed")  # lost again: now it is the batch's
+    assert [[k["key"] for k in r.payload["kernels"]] for r in retries] == [keys[:half], keys[half:]]
+    assert not rnd.results  # nobody labelled yet: each half is built again
+
+
 def test_a_cuda_corpus_begins_with_the_records_of_a_smaller_target(warpfuzz, tmp_path):
     """The records of a cuda campaign are a prefix of those of the same campaign with a larger
     target, PTX included, though the two compile different parts of the round first."""
