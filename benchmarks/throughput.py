@@ -276,7 +276,7 @@ def measure(args) -> int:
     limit_seconds = statistics.median(limit_runs)
     if args.corpus is None:
         seconds = statistics.median(pipeline_runs)
-        stats = pipeline_stats[sorted(range(len(pipeline_runs)), key=pipeline_runs.__getitem__)[len(pipeline_runs) // 2]]
+        stats = pipeline_stats[pipeline_runs.index(statistics.median_high(pipeline_runs))]
         n = len(records)
         print(f"(a) pipeline: {n} {backend} records ({nbytes / 1e6:.1f} MB) in {seconds:.1f} s{_runs(pipeline_runs)}: "
               f"{n / seconds:.2f} pairs/s, {nbytes / seconds / 1e3:.0f} kB/s, {args.workers} workers")

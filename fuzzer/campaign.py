@@ -629,22 +629,22 @@ class _Stream:
         elif result.get("status") in ("crashed", "timeout"):
             culprit = [k for k in kernels if k["key"] == result.get("current")]
             rest = [k for k in kernels if k["key"] != result.get("current")]
-            whole_again = False
+            retried_whole = job.payload.get("retried_whole", False)
             if culprit:  # the worker died in this kernel's oracles: label it, retry the others
                 rnd.results[culprit[0]["key"]] = [c._lost(culprit[0], result)]
                 parts = [rest] if rest else []
-            elif len(kernels) > 1 and c.segment and not job.payload.get("whole_again"):
+            elif len(kernels) > 1 and c.segment and not retried_whole:
                 # it died compiling, and the batch decides its kernels' IR: the batch whole once
                 # more, on a fresh worker, so that a loss that was the machine's (load, memory) and
                 # not the batch's leaves every batch-mate, and the IR, as in a run without it
-                parts, whole_again = [kernels], True
+                parts, retried_whole = [kernels], True
             elif len(kernels) > 1:  # it died compiling: bisect
                 parts = [kernels[: len(kernels) // 2], kernels[len(kernels) // 2 :]]
             else:
                 rnd.results[kernels[0]["key"]] = [c._lost(kernels[0], result)]
                 parts = []
             for part in parts:
-                payload = {**job.payload, "kernels": part, "whole_again": whole_again or job.payload.get("whole_again", False)}
+                payload = {**job.payload, "kernels": part, "retried_whole": retried_whole}
                 retry = Job(id=next(_job_ids), payload=payload, timeout=c._job_timeout(len(part)))
                 self.submit(rnd, retry, self.queue.RETRY)
         else:
