@@ -233,7 +233,7 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
     from warp._src.context import ModuleBuilder, ModuleHasher
 
     opts = prepare_module(wmodule, device) | {"output_arch": None if device == "cpu" else arch}
-    builder = ModuleBuilder(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device)
+    builder = _isolated_builder_class()(wmodule, opts, hasher=ModuleHasher([kernel], opts), target=device)
     composer = ComposedCodegen.of(wmodule)
     with composer.memo(opts):
         source = builder.codegen(device)
@@ -258,6 +258,27 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
     }
 
 
+_ISOLATED_BUILDER = None
+
+
+def _isolated_builder_class():
+    """Warp's ``ModuleBuilder`` that also notes how many functions its kernel's own build added
+    (``kernel_functions``), before the deferred ones (custom gradients and replays) and theirs: a
+    module builder builds every kernel first and all their deferred functions after, and the
+    composed module must list the functions in that order."""
+    global _ISOLATED_BUILDER
+    if _ISOLATED_BUILDER is None:
+        from warp._src.context import ModuleBuilder
+
+        class IsolatedBuilder(ModuleBuilder):
+            def build_kernel(self, kernel):
+                super().build_kernel(kernel)
+                self.kernel_functions = len(self.functions)
+
+        _ISOLATED_BUILDER = IsolatedBuilder
+    return _ISOLATED_BUILDER
+
+
 class ComposedCodegen:
     """The module's codegen made from its kernels' isolated builds.
 
@@ -271,7 +292,7 @@ class ComposedCodegen:
 
     # options that reach the native compiler but not the generated source
     NOT_CODEGEN = ("optimization_level", "cpu_compiler_flags")
-    _COLLECTIONS = ("functions", "structs", "native_types", "fatbins", "ltoirs", "ltoirs_decl", "shared_memory_bytes")
+    _COLLECTIONS = ("structs", "native_types", "fatbins", "ltoirs", "ltoirs_decl", "shared_memory_bytes")  # functions: below
 
     def __init__(self, wmodule):
         self.wmodule = wmodule
@@ -320,6 +341,13 @@ class ComposedCodegen:
                 for key, value in getattr(builders[k], name).items():
                     collection.setdefault(key, value)
             setattr(merged, name, collection)
+        # the functions as Warp's builder adds them: every kernel's own, then the deferred ones
+        functions = [list(builders[k].functions.items()) for k in kernels]
+        cut = [builders[k].kernel_functions for k in kernels]
+        merged.functions = {}
+        for items in [f[:n] for f, n in zip(functions, cut)] + [f[n:] for f, n in zip(functions, cut)]:
+            for key, value in items:
+                merged.functions.setdefault(key, value)
         merged._propagate_used_by_backward_kernel()
         merged._propagate_backward_shared_memory()
         return merged
