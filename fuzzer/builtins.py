@@ -168,12 +168,20 @@ def _type_key(ret, tmap) -> str:
 
 
 def _return_type(ov, arg_types: dict):
+    """The result type of ``ov`` from what its registration declares, never from what this process
+    has built: a builtin written as a Python function without a result annotation gets a
+    ``value_func`` when a kernel that calls it is first built (``Function.build``), so reading it
+    would make the signature table, and the draws, depend on which kernels a worker compiled
+    before its first draw (``transform_compose`` appeared after one). Such a builtin is left out."""
+    if ov.func is not None:  # written in Python: its annotation (Warp's value_func comes from it)
+        if "return" not in getattr(ov.func, "__annotations__", {}):
+            raise KeyError(f"{ov.key} declares no result type")
+        if ov.value_func is not None:
+            return ov.value_func(arg_types, {})
+        return typing.get_type_hints(ov.func)["return"]
     if ov.value_type is not None and ov.value_type is not typing.Any:
         return ov.value_type
-    if ov.value_func is not None:
-        return ov.value_func(arg_types, {})
-    # builtins written as Python functions declare their result as an annotation
-    return typing.get_type_hints(ov.func)["return"]
+    return ov.value_func(arg_types, {})
 
 
 @cache

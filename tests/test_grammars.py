@@ -3,6 +3,9 @@ and the native CPU compile, and launch on the CPU with zero-filled or seeded inp
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +19,7 @@ from fuzzer.normalize import normalize
 from fuzzer.plugins import grammars
 from fuzzer.render import render
 from fuzzer.typesys import warp_dtype
+from support import REPO
 
 KERNEL_TYPES = [kt for _, kt, _ in kernel_type_table(grammars())]
 
@@ -121,3 +125,39 @@ def test_same_seed_same_source():
     a = Drawer(grammars(), Plan()).draw(5, 3).model
     b = Drawer(grammars(), Plan()).draw(5, 3).model
     assert render(a) == render(b)
+
+
+_TABLE_BEFORE_AND_AFTER_A_BUILD = """
+import sys, tempfile
+from backends.warp_ir import init_warp, kernel_instances, kernel_ir, load_module
+import fuzzer.builtins as fb
+
+init_warp(sys.argv[1])
+before = fb.signatures()
+source = '''import warp as wp
+
+@wp.kernel
+def k(a: wp.array(dtype=wp.vec3), out: wp.array(dtype=wp.mat44)):
+    i = wp.tid()
+    out[i] = wp.transform_compose(a[i], wp.quat_identity(), a[i])
+'''
+_, wmodule = load_module(source, "compose_first", sys.argv[1])
+for kernel in kernel_instances(wmodule):
+    kernel_ir(wmodule, kernel, "cpu")
+fb.signatures.cache_clear()
+fb.public_builtins.cache_clear()
+after = fb.signatures()
+added = sorted({s.name for ss in after.values() for s in ss} - {s.name for ss in before.values() for s in ss})
+print("same" if after == before else f"changed: {added}")
+"""
+
+
+def test_the_builtin_table_does_not_depend_on_what_the_process_built_before(tmp_path):
+    """A worker may build kernels before its first draw (a recycled worker's first job). Warp sets
+    a Python-defined builtin's result type when it first builds a call to it; read from there, the
+    table gained ``transform_compose`` after such a build, and one draw of seed 7 differed between
+    two cuda productions. Fresh interpreter: an earlier test's builds would hide the effect."""
+    proc = subprocess.run([sys.executable, "-c", _TABLE_BEFORE_AND_AFTER_A_BUILD, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "same"
