@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzzer import outcomes, plugins
-from fuzzer.coverage import Coverage, plan_for_round
+from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
 from fuzzer.features import features
 from fuzzer.pool import Job
@@ -140,8 +140,7 @@ class Campaign:
         self.coverage = Coverage(state.get("coverage"))
         self.coverage_lagged = Coverage(state.get("coverage_lagged"))
         self.done = state.get("done", False)
-        self.kernel_types = sorted({kt for g in self.grammar_specs for kt, _ in g.kernel_types})
-        self.productions = sorted({p for g in self.grammar_specs for p in g.productions})
+        self.kernel_types, self.productions = steering_tables(self.grammar_specs)
         # a backend whose IR depends on a kernel's batch-mates batches each module-options group of a
         # round by segments of this many consecutive indices; the batch size; None for the others
         self.segment = (config.batch_size or self.backend.compile_batch) if _batch_dependent(self.backend) else None

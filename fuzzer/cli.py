@@ -103,6 +103,26 @@ def cmd_validate(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_redraw(args) -> int:
+    from fuzzer.redraw import redraw_corpus
+
+    bad = 0
+    for d in args.dirs:
+        _require_corpus(d)
+        started = time.monotonic()
+        report = redraw_corpus(Path(d), workers=args.workers)
+        for diff in report.differences[:50]:
+            print(f"{d}: {diff}", file=sys.stderr)
+        if len(report.differences) > 50:
+            print(f"... and {len(report.differences) - 50} more", file=sys.stderr)
+        coverage = {True: "the coverage matches the manifest's", False: "the coverage DIFFERS from the manifest's",
+                    None: "the manifest stores no coverage"}[report.coverage_matches]
+        print(f"{d}: {report.records} records, {report.draws} draws in {report.rounds} rounds redrawn in "
+              f"{time.monotonic() - started:.1f} s: {len(report.differences)} differ; {coverage}")
+        bad += not report.ok
+    return 1 if bad else 0
+
+
 def cmd_stats(args) -> int:
     from fuzzer.stats import corpus_stats
 
@@ -306,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check every record of one or more corpora against the schema")
     v.add_argument("dirs", nargs="+")
     v.set_defaults(func=cmd_validate)
+
+    rd = sub.add_parser("redraw", help="draw every record of campaign corpora again from their settings (no compiles): "
+                                       "exit 1 if any record is not what its seed draws at its index")
+    rd.add_argument("dirs", nargs="+")
+    rd.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
+    rd.set_defaults(func=cmd_redraw)
 
     s = sub.add_parser("stats", help="records, bytes, unique kernels, per kernel type and grammar")
     s.add_argument("dir")

@@ -54,6 +54,13 @@ def _boost(count: int, mean: float) -> float:
     return min(MAX_BOOST, max(1.0 / MAX_BOOST, mean / count))
 
 
+def steering_tables(grammar_specs) -> tuple[list[str], list[str]]:
+    """The kernel types and the productions that a campaign over ``grammar_specs`` steers."""
+    kernel_types = sorted({kt for g in grammar_specs for kt, _ in g.kernel_types})
+    productions = sorted({p for g in grammar_specs for p in g.productions})
+    return kernel_types, productions
+
+
 def plan_for_round(coverage: Coverage, kernel_types: list[str], builtins: list[str], productions: list[str],
                    seed: int, round_index: int, *, steer: bool = True, swarm: bool = True) -> Plan:
     """The plan for one round: a pure function of the committed coverage and (seed, round)."""

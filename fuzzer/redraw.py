@@ -1,0 +1,129 @@
+"""Redraw a campaign corpus: is every record the kernel its settings draw at its index?
+
+A campaign's records are a function of its settings (seed, grammars, steering, round size): round
+``r``'s plan comes from the coverage of the records committed up to round ``r-2`` (see
+``fuzzer.campaign``). This module rebuilds each round's plan from the corpus's own records, draws
+every recorded index again on the worker pool, the same ``generate`` jobs a campaign sends, and
+compares the normalized hash of the kernel drawn with the record's. No kernel is compiled, so a
+200 MB corpus is checked in minutes instead of the hours a rebuild takes; what it proves is that
+the draws (and so the records' Python sources) depend on the settings alone, not on the worker or
+the moment that drew them. The rebuilt coverage must also equal the one the manifest stores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from fuzzer import plugins
+from fuzzer.coverage import Coverage, plan_for_round, steering_tables
+from fuzzer.errors import WarpfuzzError
+from fuzzer.pool import Job, LocalPool
+from fuzzer.shards import iter_records, read_manifest
+
+
+@dataclass
+class Difference:
+    index: int
+    round: int
+    kernel_type: str
+    recorded: str  # the record's normalized hash
+    drawn: str  # what the settings draw now: a hash, or the draw's error
+
+    def __str__(self):
+        return (f"index {self.index} (round {self.round}, {self.kernel_type}): recorded kernel "
+                f"{self.recorded[:12]}, drawn {self.drawn[:12] if len(self.drawn) == 64 else self.drawn}")
+
+
+@dataclass
+class RedrawReport:
+    records: int = 0
+    draws: int = 0
+    rounds: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    coverage_matches: bool | None = None  # None: the manifest stores no coverage
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.coverage_matches is not False
+
+
+def drawn_hash(record: dict) -> str:
+    """The normalized hash of the kernel that was drawn for ``record`` (a generic kernel's
+    records are its instances: each names the generic source's hash)."""
+    return record["provenance"].get("generic_hash") or record["normalized_hash"]
+
+
+def _settings(out: Path) -> dict:
+    manifest = read_manifest(out)
+    if manifest is None:
+        raise WarpfuzzError(f"{out}: no manifest.json; not a warpfuzz corpus")
+    settings = manifest["settings"]
+    if "seed" not in settings or "round_size" not in settings:
+        raise WarpfuzzError(f"{out}: not a campaign corpus (kind {settings.get('kind', 'unknown')!r}): it has no draws to redo")
+    from fuzzer.campaign import GENERATOR_VERSION
+
+    for key, here in (("generator_version", GENERATOR_VERSION), ("warp_version", version("warp-lang"))):
+        if settings.get(key) != here:
+            raise WarpfuzzError(f"{out}: made with {key} {settings.get(key)}, this is {here}; "
+                                "its draws are not this version's to redo")
+    return manifest
+
+
+def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
+    from fuzzer.builtins import public_builtins
+
+    out = Path(out)
+    manifest = _settings(out)
+    s = manifest["settings"]
+    specs = plugins.grammars(s["grammars"])
+    grammar_names = [g.name for g in specs]
+    kernel_types, productions = steering_tables(specs)
+    builtins = sorted(public_builtins())
+    size = s["round_size"]
+
+    # the records of each round, in commit order (a generic kernel has a record per instance)
+    by_round: dict[int, dict[int, list[dict]]] = {}
+    report = RedrawReport()
+    for rec in iter_records(out):
+        index = rec["provenance"]["index"]
+        by_round.setdefault(index // size, {}).setdefault(index, []).append(
+            {k: rec[k] for k in ("kernel_type", "grammar", "features", "normalized_hash", "provenance")} | {"ir": {"forward": rec["ir"]["forward"]}})
+        report.records += 1
+
+    after = {-2: Coverage(), -1: Coverage()}  # coverage committed after each round
+    last = max(by_round, default=-1)
+    with LocalPool(workers) as pool:
+        for r in range(last + 1):
+            plan = plan_for_round(after[r - 2], kernel_types, builtins, productions, s["seed"], r,
+                                  steer=s["steer"], swarm=s["swarm"]).to_json()
+            recorded = by_round.get(r, {})
+            indices = sorted(recorded)
+            jobs = [Job(id=i, payload={"op": "generate", "grammars": grammar_names, "plan": plan, "seed": s["seed"],
+                                       "indices": indices[i : i + chunk]}, timeout=300)
+                    for i in range(0, len(indices), chunk)]
+            drawn = {}
+            for job, result in pool.map(jobs):
+                if result.get("status") != "ok":
+                    raise WarpfuzzError(f"redrawing round {r} failed: worker {result.get('status')}: "
+                                        f"{(result.get('diagnostic') or '').strip().splitlines()[-1:]}")
+                drawn.update((c["index"], c) for c in result["candidates"])
+            coverage = Coverage(after[r - 1].to_json())
+            for index in indices:
+                cand = drawn[index]
+                report.draws += 1
+                for rec in recorded[index]:
+                    if cand.get("hash") != drawn_hash(rec):
+                        report.differences.append(Difference(index, r, rec["kernel_type"], drawn_hash(rec),
+                                                             cand.get("hash") or cand.get("error", "no draw")))
+                        break
+                for rec in recorded[index]:
+                    coverage.add(rec, cand.get("productions", []))
+            after[r] = coverage
+            after.pop(r - 2, None)
+            report.rounds += 1
+    stored = manifest["state"].get("coverage")
+    if stored is not None:
+        report.coverage_matches = after[last].to_json() == Coverage(stored).to_json()
+    return report

@@ -1,0 +1,75 @@
+"""``warpfuzz redraw``: every record of a campaign corpus is what its settings draw at its index,
+with each round's plan rebuilt from the corpus's own records; a record they do not draw is named."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from support import REPO, copy_corpus, records_of, snapshot
+from test_cli_errors import assert_one_line_error
+
+ROUND_SIZE = 10
+
+
+@pytest.fixture(scope="module")
+def steered_corpus(warpfuzz, tmp_path_factory):
+    """A cpu campaign of four rounds: rounds 2 and 3 are steered by the coverage of 0 and 1."""
+    out = tmp_path_factory.mktemp("redraw") / "corpus"
+    result = warpfuzz.run("campaign", "--backend", "cpu", "--out", out, "--count", 36, "--round-size", ROUND_SIZE,
+                          "--seed", 5, "--oracles", "none", "--workers", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def _summary(stdout: str) -> dict:
+    m = re.search(r": (\d+) records, (\d+) draws in (\d+) rounds redrawn in [\d.]+ s: (\d+) differ; (.*)$", stdout.strip())
+    assert m, stdout
+    return {"records": int(m[1]), "draws": int(m[2]), "rounds": int(m[3]), "differ": int(m[4]), "coverage": m[5]}
+
+
+def test_a_campaign_corpus_is_what_its_settings_draw(warpfuzz, steered_corpus, tmp_path):
+    path = copy_corpus(steered_corpus, tmp_path / "corpus")
+    before = snapshot(path)
+    result = warpfuzz.run("redraw", path, "--workers", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = _summary(result.stdout)
+    records = records_of(path)
+    assert summary["records"] == len(records)
+    assert summary["draws"] == len({r["provenance"]["index"] for r in records})
+    # rounds 2 and later are steered by the coverage of the records before them: rebuilt here
+    assert summary["rounds"] >= 3
+    assert summary["differ"] == 0 and summary["coverage"] == "the coverage matches the manifest's"
+    assert snapshot(path) == before  # it reads, never writes
+
+
+def test_records_the_settings_do_not_draw_are_named(warpfuzz, steered_corpus, tmp_path):
+    """The same records under other settings: with steering off, rounds 0 and 1 (unsteered in any
+    case) still match, and the steered rounds' draws differ: each is named, the exit status is 1."""
+    path = copy_corpus(steered_corpus, tmp_path / "corpus")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["settings"]["steer"] is True
+    manifest["settings"]["steer"] = False
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    result = warpfuzz.run("redraw", path, "--workers", 2)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    summary = _summary(result.stdout)
+    named = [int(m[1]) for m in re.finditer(r"index (\d+) \(round (\d+), ", result.stderr)]
+    assert len(named) == summary["differ"] > 0
+    assert min(named) >= 2 * ROUND_SIZE
+    assert "the coverage DIFFERS" in summary["coverage"]
+
+
+def test_a_corpus_with_no_draws_or_a_damaged_shard_is_one_line(warpfuzz, campaign_corpus, tmp_path):
+    extracted = warpfuzz.run("redraw", REPO / "corpus" / "sample" / "real")
+    assert_one_line_error(extracted, "not a campaign corpus (kind 'extracted')")
+    assert_one_line_error(warpfuzz.run("redraw", tmp_path), "no manifest.json; not a warpfuzz corpus")
+    path = copy_corpus(campaign_corpus("cpu"), tmp_path / "corpus")
+    shard = sorted((path / "records").iterdir())[0]
+    shard.write_bytes(shard.read_bytes()[:-10])
+    before = snapshot(path)
+    assert_one_line_error(warpfuzz.run("redraw", path), str(shard), "truncated or appended")
+    assert snapshot(path) == before
