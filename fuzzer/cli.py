@@ -406,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("warpfuzz: interrupted; committed records are kept, run the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`warpfuzz stats DIR | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit
+        return 141
 
 
 if __name__ == "__main__":

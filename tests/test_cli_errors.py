@@ -132,3 +132,13 @@ def test_unwritable_existing_corpus_is_refused(warpfuzz, corpus):
         result = warpfuzz.run("campaign", "--backend", "cpu", "--out", path, "--count", "40", *CPU_SETTINGS[2:])
     assert_one_line_error(result, str(path), "not writable")
     assert snapshot(path) == before
+
+
+def test_a_reader_that_goes_away_is_no_traceback(warpfuzz, campaign_corpus):
+    """``warpfuzz stats DIR | head -1``: the pipe's read end closes before the command writes."""
+    proc = warpfuzz.popen("stats", campaign_corpus("cpu"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert stderr == ""
