@@ -12,6 +12,7 @@ the moment that drew them. The rebuilt coverage must also equal the one the mani
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -71,6 +72,25 @@ def _settings(out: Path) -> dict:
     return manifest
 
 
+def _rounds(records, size: int):
+    """(round, {index: [slim record, ...]}) for every round up to the last recorded, in order,
+    empty rounds included: one round's records in memory at a time (they are committed in round
+    order), each cut to what the comparison and the coverage read."""
+    expected = 0
+    for r, group in itertools.groupby(records, key=lambda rec: rec["provenance"]["index"] // size):
+        if r < expected:
+            raise WarpfuzzError(f"records of round {r} follow those of round {expected - 1}: not in commit order")
+        for empty in range(expected, r):
+            yield empty, {}
+        by_index: dict[int, list[dict]] = {}
+        for rec in group:
+            slim = {k: rec[k] for k in ("kernel_type", "grammar", "features", "normalized_hash", "provenance")}
+            slim["ir"] = {"forward": rec["ir"]["forward"]}
+            by_index.setdefault(rec["provenance"]["index"], []).append(slim)
+        yield r, by_index
+        expected = r + 1
+
+
 def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
     from fuzzer.builtins import public_builtins
 
@@ -81,24 +101,14 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
     grammar_names = [g.name for g in specs]
     kernel_types, productions = steering_tables(specs)
     builtins = sorted(public_builtins())
-    size = s["round_size"]
 
-    # the records of each round, in commit order (a generic kernel has a record per instance)
-    by_round: dict[int, dict[int, list[dict]]] = {}
     report = RedrawReport()
-    for rec in iter_records(out):
-        index = rec["provenance"]["index"]
-        by_round.setdefault(index // size, {}).setdefault(index, []).append(
-            {k: rec[k] for k in ("kernel_type", "grammar", "features", "normalized_hash", "provenance")} | {"ir": {"forward": rec["ir"]["forward"]}})
-        report.records += 1
-
-    after = {-2: Coverage(), -1: Coverage()}  # coverage committed after each round
-    last = max(by_round, default=-1)
+    after = {-2: Coverage(), -1: Coverage()}  # the coverage committed after each round
+    r = -1
     with LocalPool(workers) as pool:
-        for r in range(last + 1):
+        for r, recorded in _rounds(iter_records(out), s["round_size"]):
             plan = plan_for_round(after[r - 2], kernel_types, builtins, productions, s["seed"], r,
                                   steer=s["steer"], swarm=s["swarm"]).to_json()
-            recorded = by_round.get(r, {})
             indices = sorted(recorded)
             jobs = [Job(id=i, payload={"op": "generate", "grammars": grammar_names, "plan": plan, "seed": s["seed"],
                                        "indices": indices[i : i + chunk]}, timeout=300)
@@ -113,6 +123,7 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
             for index in indices:
                 cand = drawn[index]
                 report.draws += 1
+                report.records += len(recorded[index])
                 for rec in recorded[index]:
                     if cand.get("hash") != drawn_hash(rec):
                         report.differences.append(Difference(index, r, rec["kernel_type"], drawn_hash(rec),
@@ -125,5 +136,5 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
             report.rounds += 1
     stored = manifest["state"].get("coverage")
     if stored is not None:
-        report.coverage_matches = after[last].to_json() == Coverage(stored).to_json()
+        report.coverage_matches = after[r].to_json() == Coverage(stored).to_json()
     return report

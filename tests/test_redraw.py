@@ -73,3 +73,18 @@ def test_a_corpus_with_no_draws_or_a_damaged_shard_is_one_line(warpfuzz, campaig
     before = snapshot(path)
     assert_one_line_error(warpfuzz.run("redraw", path), str(shard), "truncated or appended")
     assert snapshot(path) == before
+
+
+def test_rounds_stream_in_commit_order_with_empty_rounds_kept():
+    """A round with no record (every kernel failed) still has a plan and passes the coverage on."""
+    from fuzzer.errors import WarpfuzzError
+    from fuzzer.redraw import _rounds
+
+    def rec(index):
+        return {"kernel_type": "k", "grammar": "g", "features": [], "normalized_hash": f"{index:064x}",
+                "provenance": {"index": index}, "ir": {"forward": ""}}
+
+    rounds = list(_rounds([rec(1), rec(3), rec(3), rec(25)], 10))
+    assert [(r, {i: len(v) for i, v in by_index.items()}) for r, by_index in rounds] == [(0, {1: 1, 3: 2}), (1, {}), (2, {25: 1})]
+    with pytest.raises(WarpfuzzError, match="not in commit order"):
+        list(_rounds([rec(25), rec(3)], 10))
