@@ -69,7 +69,10 @@ def test_a_corpus_with_no_draws_or_a_damaged_shard_is_one_line(warpfuzz, campaig
     assert_one_line_error(warpfuzz.run("redraw", tmp_path), "no manifest.json; not a warpfuzz corpus")
     path = copy_corpus(campaign_corpus("cpu"), tmp_path / "corpus")
     shard = sorted((path / "records").iterdir())[0]
-    shard.write_bytes(shard.read_bytes()[:-10])
+    data = shard.read_bytes()
+    shard.write_bytes(data.replace(b'"grammar":', b'"grammaX":', 1))  # same size: only the record is wrong
+    assert_one_line_error(warpfuzz.run("redraw", path), "no usable field 'grammar'", "warpfuzz validate")
+    shard.write_bytes(data[:-10])
     before = snapshot(path)
     assert_one_line_error(warpfuzz.run("redraw", path), str(shard), "truncated or appended")
     assert snapshot(path) == before
@@ -81,7 +84,7 @@ def test_rounds_stream_in_commit_order_with_empty_rounds_kept():
     from fuzzer.redraw import _rounds
 
     def rec(index):
-        return {"kernel_type": "k", "grammar": "g", "features": [], "normalized_hash": f"{index:064x}",
+        return {"id": str(index), "kernel_type": "k", "grammar": "g", "features": [], "normalized_hash": f"{index:064x}",
                 "provenance": {"index": index}, "ir": {"forward": ""}}
 
     rounds = list(_rounds([rec(1), rec(3), rec(3), rec(25)], 10))
