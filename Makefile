@@ -25,7 +25,7 @@ dataset: venv
 	$(BIN)/warpfuzz campaign --backend cpu --out corpus/cpu --size $(SIZE) --seed $(SEED) --workers $(WORKERS)
 	$(BIN)/warpfuzz campaign --backend cuda --out corpus/cuda --size $(SIZE) --seed $(SEED) --workers $(WORKERS) --oracles none
 	$(BIN)/warpfuzz validate corpus/cpu corpus/cuda
-	$(BIN)/warpfuzz redraw corpus/cpu corpus/cuda --workers $(WORKERS)
+	$(BIN)/warpfuzz redraw corpus/cpu corpus/cuda --workers $(WORKERS) --recompile 100
 	$(BIN)/warpfuzz stats corpus/cpu
 	$(BIN)/warpfuzz stats corpus/cuda
 

@@ -109,16 +109,18 @@ def cmd_redraw(args) -> int:
     bad = 0
     for d in args.dirs:
         _require_corpus(d)
-        started = time.monotonic()
-        report = redraw_corpus(Path(d), workers=args.workers)
-        for diff in report.differences[:50]:
+        report = redraw_corpus(Path(d), workers=args.workers, recompile=args.recompile)
+        for diff in [*report.differences, *report.ir_differences][:50]:
             print(f"{d}: {diff}", file=sys.stderr)
-        if len(report.differences) > 50:
-            print(f"... and {len(report.differences) - 50} more", file=sys.stderr)
+        if len(report.differences) + len(report.ir_differences) > 50:
+            print(f"... and {len(report.differences) + len(report.ir_differences) - 50} more", file=sys.stderr)
         coverage = {True: "the coverage matches the manifest's", False: "the coverage DIFFERS from the manifest's",
                     None: "the manifest stores no coverage"}[report.coverage_matches]
         print(f"{d}: {report.records} records, {report.draws} draws in {report.rounds} rounds redrawn in "
-              f"{time.monotonic() - started:.1f} s: {len(report.differences)} differ; {coverage}")
+              f"{report.seconds:.1f} s: {len(report.differences)} differ; {coverage}")
+        if args.recompile:
+            print(f"{d}: {report.recompiled} records compiled again in {report.recompile_seconds:.1f} s "
+                  f"({', '.join(report.compared) or 'no IR'} compared): {len(report.ir_differences)} differ")
         bad += not report.ok
     return 1 if bad else 0
 
@@ -331,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "exit 1 if any record is not what its seed draws at its index")
     rd.add_argument("dirs", nargs="+")
     rd.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 2)
+    rd.add_argument("--recompile", type=non_negative_int("--recompile"), default=0, metavar="K",
+                    help="also compile K records (evenly spaced, not generic) again and compare their IR "
+                         "(the C++ always; other levels unless they depend on the batch, as PTX does)")
     rd.set_defaults(func=cmd_redraw)
 
     s = sub.add_parser("stats", help="records, bytes, unique kernels, per kernel type and grammar")

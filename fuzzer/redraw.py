@@ -13,11 +13,13 @@ the moment that drew them. The rebuilt coverage must also equal the one the mani
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 from fuzzer import plugins
+from fuzzer.campaign import COMPILE_BUDGET, GENERATOR_VERSION
 from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
 from fuzzer.pool import Job, LocalPool
@@ -44,10 +46,15 @@ class RedrawReport:
     rounds: int = 0
     differences: list[Difference] = field(default_factory=list)
     coverage_matches: bool | None = None  # None: the manifest stores no coverage
+    seconds: float = 0.0  # the redraw's wall time
+    recompiled: int = 0  # records whose IR was captured again (``recompile``)
+    recompile_seconds: float = 0.0
+    compared: tuple[str, ...] = ()  # the IR fields compared for them
+    ir_differences: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.differences and self.coverage_matches is not False
+        return not self.differences and not self.ir_differences and self.coverage_matches is not False
 
 
 def drawn_hash(record: dict) -> str:
@@ -63,8 +70,6 @@ def _settings(out: Path) -> dict:
     settings = manifest["settings"]
     if "seed" not in settings or "round_size" not in settings:
         raise WarpfuzzError(f"{out}: not a campaign corpus (kind {settings.get('kind', 'unknown')!r}): it has no draws to redo")
-    from fuzzer.campaign import GENERATOR_VERSION
-
     for key, here in (("generator_version", GENERATOR_VERSION), ("warp_version", version("warp-lang"))):
         if settings.get(key) != here:
             raise WarpfuzzError(f"{out}: made with {key} {settings.get(key)}, this is {here}; "
@@ -103,7 +108,9 @@ def _rounds(records, size: int):
         expected = r + 1
 
 
-def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
+def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25, recompile: int = 0) -> RedrawReport:
+    """Redraw every record of the campaign corpus ``out``; with ``recompile`` K, also compile K of
+    its records (evenly spaced) again and compare their IR with the recorded one."""
     from fuzzer.builtins import public_builtins
 
     out = Path(out)
@@ -115,6 +122,7 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
     builtins = sorted(public_builtins())
 
     report = RedrawReport()
+    started = time.monotonic()
     after = {-2: Coverage(), -1: Coverage()}  # the coverage committed after each round
     r = -1
     with LocalPool(workers) as pool:
@@ -146,7 +154,54 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25) -> RedrawReport:
             after[r] = coverage
             after.pop(r - 2, None)
             report.rounds += 1
+        report.seconds = time.monotonic() - started
+        if recompile:
+            _recompile(out, s, recompile, pool, report)
+            report.recompile_seconds = time.monotonic() - started - report.seconds
     stored = manifest["state"].get("coverage")
     if stored is not None:
         report.coverage_matches = after[r].to_json() == Coverage(stored).to_json()
     return report
+
+
+def _recompile(out: Path, s: dict, k: int, pool, report: RedrawReport) -> None:
+    """Compile ``k`` records, evenly spaced over the corpus, again (in batches of the corpus's batch
+    size, no oracles) and compare their IR. The C++ (``forward``, ``backward``, ``support``) is
+    compared always; a backend's other levels only if its IR does not depend on the batch (a
+    kernel's PTX does: NVRTC inlines by what the whole module calls). A generic kernel's records are
+    left out: they were compiled as one module with all its overloads."""
+    backend = plugins.backend(s["backend"]).configure(s.get("ir_levels"), s.get("archs"))
+    plain = sum(1 for rec in iter_records(out) if not rec["provenance"].get("generic_hash"))
+    picks = {plain * i // k for i in range(min(k, plain))}
+    chosen, position = [], 0
+    for rec in iter_records(out):
+        if rec["provenance"].get("generic_hash"):
+            continue
+        if position in picks:
+            chosen.append({"index": rec["provenance"]["index"], "key": rec["normalized_hash"], "kernel_name": rec["kernel_name"],
+                           "source": rec["python_source"], "ir": rec["ir"]})
+        position += 1
+    batch = s.get("compile_batch") or backend.compile_batch
+    jobs = [Job(id=i, timeout=COMPILE_BUDGET + 10.0 * len(chosen[i : i + batch]), payload={
+        "op": "compile", "backend": s["backend"], "ir_levels": list(backend.chosen_levels), "archs": list(backend.archs),
+        "cpu_opt": s.get("cpu_opt"), "max_ir_bytes": None, "oracles": [], "seed": s["seed"],
+        "kernels": [{"key": c["key"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": None}
+                    for c in chosen[i : i + batch]]}) for i in range(0, len(chosen), batch)]
+    got: dict[str, dict] = {}
+    for job, result in pool.map(jobs):
+        for c in job.payload["kernels"]:
+            got[c["key"]] = {"outcome": f"job {result.get('status')}"}
+        for r in result.get("results", []) if result.get("status") == "ok" else []:
+            got[r["key"]] = r
+    report.recompiled = len(chosen)
+    fields = {"forward", "backward", "support"}
+    for c in chosen:
+        compared = set(c["ir"]) if not backend.batch_dependent_ir else fields & set(c["ir"])
+        report.compared = tuple(sorted(set(report.compared) | compared))
+        r = got.get(c["key"], {"outcome": "no result"})
+        if r.get("outcome") != "ok":
+            report.ir_differences.append(f"index {c['index']} ({c['kernel_name']}): compiles as {r.get('outcome')} now")
+            continue
+        changed = sorted(f for f in compared if r["ir"].get(f) != c["ir"][f])
+        if changed:
+            report.ir_differences.append(f"index {c['index']} ({c['kernel_name']}): other {', '.join(changed)}")

@@ -33,9 +33,11 @@ def _summary(stdout: str) -> dict:
 def test_a_campaign_corpus_is_what_its_settings_draw(warpfuzz, steered_corpus, tmp_path):
     path = copy_corpus(steered_corpus, tmp_path / "corpus")
     before = snapshot(path)
-    result = warpfuzz.run("redraw", path, "--workers", 2)
+    result = warpfuzz.run("redraw", path, "--workers", 2, "--recompile", 5)
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = _summary(result.stdout)
+    summary = _summary(result.stdout.splitlines()[0])
+    assert re.search(r": 5 records compiled again in [\d.]+ s \(backward, forward, support compared\): 0 differ$",
+                     result.stdout.splitlines()[1])
     records = records_of(path)
     assert summary["records"] == len(records)
     assert summary["draws"] == len({r["provenance"]["index"] for r in records})
@@ -61,6 +63,26 @@ def test_records_the_settings_do_not_draw_are_named(warpfuzz, steered_corpus, tm
     assert len(named) == summary["differ"] > 0
     assert min(named) >= 2 * ROUND_SIZE
     assert "the coverage DIFFERS" in summary["coverage"]
+
+
+def test_a_record_whose_ir_its_source_no_longer_gives_is_named(warpfuzz, steered_corpus, tmp_path):
+    """``--recompile K`` compiles K records again: one whose recorded C++ was altered (same size, so
+    the shard still reads) is named with the field that differs; its draw still matches."""
+    path = copy_corpus(steered_corpus, tmp_path / "corpus")
+    shard = sorted((path / "records").iterdir())[0]
+    lines = shard.read_bytes().split(b"\n")
+    victim = next(i for i, line in enumerate(lines) if line and not json.loads(line)["provenance"].get("generic_hash"))
+    record = json.loads(lines[victim])
+    at = lines[victim].index(b'"forward":"')
+    at = lines[victim].index(b"wp::", at)
+    lines[victim] = lines[victim][:at] + b"wq::" + lines[victim][at + 4 :]
+    shard.write_bytes(b"\n".join(lines))
+    result = warpfuzz.run("redraw", path, "--workers", 2, "--recompile", 100)  # every plain record
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert _summary(result.stdout.splitlines()[0])["differ"] == 0
+    assert result.stdout.splitlines()[1].endswith(": 1 differ")
+    named = [line for line in result.stderr.splitlines() if "compiles" in line or "other" in line]
+    assert named == [f"{path}: index {record['provenance']['index']} ({record['kernel_name']}): other forward"]
 
 
 def test_a_corpus_with_no_draws_or_a_damaged_shard_is_one_line(warpfuzz, campaign_corpus, tmp_path):
