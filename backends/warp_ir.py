@@ -258,25 +258,20 @@ def kernel_ir(wmodule, kernel, device: str, arch: int = 90) -> dict:
     }
 
 
-_ISOLATED_BUILDER = None
-
-
+@functools.cache
 def _isolated_builder_class():
     """Warp's ``ModuleBuilder`` that also notes how many functions its kernel's own build added
     (``kernel_functions``), before the deferred ones (custom gradients and replays) and theirs: a
     module builder builds every kernel first and all their deferred functions after, and the
     composed module must list the functions in that order."""
-    global _ISOLATED_BUILDER
-    if _ISOLATED_BUILDER is None:
-        from warp._src.context import ModuleBuilder
+    from warp._src.context import ModuleBuilder
 
-        class IsolatedBuilder(ModuleBuilder):
-            def build_kernel(self, kernel):
-                super().build_kernel(kernel)
-                self.kernel_functions = len(self.functions)
+    class IsolatedBuilder(ModuleBuilder):
+        def build_kernel(self, kernel):
+            super().build_kernel(kernel)
+            self.kernel_functions = len(self.functions)
 
-        _ISOLATED_BUILDER = IsolatedBuilder
-    return _ISOLATED_BUILDER
+    return IsolatedBuilder
 
 
 class ComposedCodegen:

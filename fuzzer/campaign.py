@@ -87,7 +87,7 @@ class CampaignConfig:
         backend = plugins.backend(self.backend).configure(self.ir_levels, self.archs)
         # batches by index segment (see ``Campaign.segment``): records made before it differ in the
         # IR of some kernels, so such a corpus is not resumed with it
-        return backend.settings() | ({"batching": "index-segments"} if _batch_dependent(backend) else {})
+        return backend.settings() | ({"batching": "index-segments"} if batch_dependent(backend) else {})
 
     @property
     def cpu_opt_level(self) -> int | None:
@@ -101,8 +101,17 @@ class CampaignConfig:
 ORACLE_SETS = {"none": [], "run": ["run"], "grad": ["run", "grad"], "all": ["run", "grad", "debug", "cuda"]}
 
 
-def _batch_dependent(backend) -> bool:
+def batch_dependent(backend) -> bool:
     return bool(getattr(backend, "batch_dependent_ir", True))  # a plugin that does not say: assume so
+
+
+def compile_payload(backend_name: str, backend, kernels: list[dict], *, cpu_opt, max_ir_bytes, oracles: list[str],
+                    seed: int) -> dict:
+    """What a worker's ``compile`` job reads (see ``fuzzer.pipeline.compile_kernels``); ``backend``
+    is the configured plugin, ``kernels`` [{key, source, kernel_name, hints}]."""
+    return {"op": "compile", "backend": backend_name, "ir_levels": list(backend.chosen_levels),
+            "archs": list(backend.archs), "cpu_opt": cpu_opt, "max_ir_bytes": max_ir_bytes, "oracles": oracles,
+            "seed": seed, "kernels": kernels}
 
 
 def make_executor(config: CampaignConfig):
@@ -143,7 +152,7 @@ class Campaign:
         self.kernel_types, self.productions = steering_tables(self.grammar_specs)
         # a backend whose IR depends on a kernel's batch-mates batches each module-options group of a
         # round by segments of this many consecutive indices; the batch size; None for the others
-        self.segment = (config.batch_size or self.backend.compile_batch) if _batch_dependent(self.backend) else None
+        self.segment = (config.batch_size or self.backend.compile_batch) if batch_dependent(self.backend) else None
         self.started = time.monotonic()
         self.session_records = 0
         self.session_bytes = 0
@@ -265,20 +274,11 @@ class Campaign:
         return jobs
 
     def _compile_job(self, members: list[dict]) -> Job:
-        payload = {
-            "op": "compile",
-            "backend": self.config.backend,
-            "ir_levels": list(self.backend.chosen_levels),
-            "archs": list(self.backend.archs),
-            "cpu_opt": self.config.cpu_opt_level,
-            "max_ir_bytes": self.config.max_ir_kb * 1024 or None,
-            "oracles": ORACLE_SETS[self.config.oracles],
-            "seed": self.config.seed,
-            "kernels": [
-                {"key": c["hash"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": c["hints"]}
-                for c in members
-            ],
-        }
+        c = self.config
+        kernels = [{"key": m["hash"], "source": m["source"], "kernel_name": m["kernel_name"], "hints": m["hints"]}
+                   for m in members]
+        payload = compile_payload(c.backend, self.backend, kernels, cpu_opt=c.cpu_opt_level,
+                                  max_ir_bytes=c.max_ir_kb * 1024 or None, oracles=ORACLE_SETS[c.oracles], seed=c.seed)
         return Job(id=next(_job_ids), payload=payload, timeout=self._job_timeout(len(members)))
 
     def _job_timeout(self, kernels: int) -> float:

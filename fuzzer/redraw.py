@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fuzzer import plugins
-from fuzzer.campaign import COMPILE_BUDGET, GENERATOR_VERSION
+from fuzzer.campaign import COMPILE_BUDGET, GENERATOR_VERSION, batch_dependent, compile_payload
 from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
 from fuzzer.pool import Job, LocalPool
@@ -125,6 +125,7 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25, recompile: int =
     started = time.monotonic()
     after = {-2: Coverage(), -1: Coverage()}  # the coverage committed after each round
     r = -1
+    plain = 0  # records of non-generic kernels: what ``recompile`` picks from
     with LocalPool(workers) as pool:
         for r, recorded in _rounds(iter_records(out), s["round_size"]):
             plan = plan_for_round(after[r - 2], kernel_types, builtins, productions, s["seed"], r,
@@ -144,6 +145,7 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25, recompile: int =
                 cand = drawn[index]
                 report.draws += 1
                 report.records += len(recorded[index])
+                plain += sum(1 for rec in recorded[index] if not rec["provenance"].get("generic_hash"))
                 for rec in recorded[index]:
                     if cand.get("hash") != drawn_hash(rec):
                         report.differences.append(Difference(index, r, rec["kernel_type"], drawn_hash(rec),
@@ -156,7 +158,7 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25, recompile: int =
             report.rounds += 1
         report.seconds = time.monotonic() - started
         if recompile:
-            _recompile(out, s, recompile, pool, report)
+            _recompile(out, s, recompile, plain, pool, report)
             report.recompile_seconds = time.monotonic() - started - report.seconds
     stored = manifest["state"].get("coverage")
     if stored is not None:
@@ -164,14 +166,13 @@ def redraw_corpus(out: Path, workers: int = 2, chunk: int = 25, recompile: int =
     return report
 
 
-def _recompile(out: Path, s: dict, k: int, pool, report: RedrawReport) -> None:
-    """Compile ``k`` records, evenly spaced over the corpus, again (in batches of the corpus's batch
-    size, no oracles) and compare their IR. The C++ (``forward``, ``backward``, ``support``) is
+def _recompile(out: Path, s: dict, k: int, plain: int, pool, report: RedrawReport) -> None:
+    """Compile ``k`` of the corpus's ``plain`` (non-generic) records, evenly spaced, again (in
+    batches of the corpus's batch size, no oracles) and compare their IR. The C++ (``forward``, ``backward``, ``support``) is
     compared always; a backend's other levels only if its IR does not depend on the batch (a
     kernel's PTX does: NVRTC inlines by what the whole module calls). A generic kernel's records are
     left out: they were compiled as one module with all its overloads."""
     backend = plugins.backend(s["backend"]).configure(s.get("ir_levels"), s.get("archs"))
-    plain = sum(1 for rec in iter_records(out) if not rec["provenance"].get("generic_hash"))
     picks = {plain * i // k for i in range(min(k, plain))}
     chosen, position = [], 0
     for rec in iter_records(out):
@@ -182,11 +183,13 @@ def _recompile(out: Path, s: dict, k: int, pool, report: RedrawReport) -> None:
                            "source": rec["python_source"], "ir": rec["ir"]})
         position += 1
     batch = s.get("compile_batch") or backend.compile_batch
-    jobs = [Job(id=i, timeout=COMPILE_BUDGET + 10.0 * len(chosen[i : i + batch]), payload={
-        "op": "compile", "backend": s["backend"], "ir_levels": list(backend.chosen_levels), "archs": list(backend.archs),
-        "cpu_opt": s.get("cpu_opt"), "max_ir_bytes": None, "oracles": [], "seed": s["seed"],
-        "kernels": [{"key": c["key"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": None}
-                    for c in chosen[i : i + batch]]}) for i in range(0, len(chosen), batch)]
+    jobs = []
+    for i in range(0, len(chosen), batch):
+        kernels = [{"key": c["key"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": None}
+                   for c in chosen[i : i + batch]]
+        payload = compile_payload(s["backend"], backend, kernels, cpu_opt=s.get("cpu_opt"), max_ir_bytes=None, oracles=[],
+                                  seed=s["seed"])
+        jobs.append(Job(id=i, payload=payload, timeout=COMPILE_BUDGET + 10.0 * len(kernels)))
     got: dict[str, dict] = {}
     for job, result in pool.map(jobs):
         for c in job.payload["kernels"]:
@@ -195,8 +198,9 @@ def _recompile(out: Path, s: dict, k: int, pool, report: RedrawReport) -> None:
             got[r["key"]] = r
     report.recompiled = len(chosen)
     fields = {"forward", "backward", "support"}
+    every_level = not batch_dependent(backend)
     for c in chosen:
-        compared = set(c["ir"]) if not backend.batch_dependent_ir else fields & set(c["ir"])
+        compared = set(c["ir"]) if every_level else fields & set(c["ir"])
         report.compared = tuple(sorted(set(report.compared) | compared))
         r = got.get(c["key"], {"outcome": "no result"})
         if r.get("outcome") != "ok":
