@@ -3,7 +3,8 @@
 A commit writes each new shard to a temp file, fsyncs and renames it, then does the same for the
 manifest. A process killed at any moment leaves either the old manifest (the new shards are
 orphans, removed on the next open) or the new one: committed records are never lost or
-duplicated and no shard is half-written.
+duplicated and no shard is half-written. Killed in its first commit, it leaves no manifest, only
+shards and temp files, which the next open takes for what they are and removes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +61,40 @@ class ShardInfo:
     sha256: str
 
 
+def _shard_file_pattern(stream: str) -> re.Pattern:
+    """A stream's shard names and the temp names ``atomic_write`` gives them while they are written."""
+    name = rf"{stream}-\d{{6}}\.jsonl"
+    return re.compile(rf"{name}|\.{name}\.[A-Za-z0-9_]+\.tmp")
+
+
+_SHARD_FILES = {stream: _shard_file_pattern(stream) for stream in STREAMS}
+_MANIFEST_TEMP = re.compile(rf"\.{re.escape(MANIFEST)}\.[A-Za-z0-9_]+\.tmp")
+
+
+def _regular_file(path: Path) -> bool:
+    return stat.S_ISREG(path.lstat().st_mode)
+
+
+def _first_commit_leftovers(out: Path) -> bool:
+    """Whether all that ``out`` (a directory without a manifest) holds is what a campaign killed in
+    its first commit leaves: the stream directories with its shards and their temp files in them,
+    and the temp file of its manifest. None of it was committed; the writer removes it on open."""
+    for entry in out.iterdir():
+        if entry.name in STREAMS and entry.is_dir() and not entry.is_symlink():
+            if all(_SHARD_FILES[entry.name].fullmatch(p.name) and _regular_file(p) for p in entry.iterdir()):
+                continue
+        elif _MANIFEST_TEMP.fullmatch(entry.name) and _regular_file(entry):
+            continue
+        return False
+    return True
+
+
 def check_output_dir(out: Path) -> None:
-    """Refuse a directory we cannot write, or one that holds something other than a corpus."""
+    """Refuse a directory we cannot write, or one that holds something other than a corpus (or what
+    a campaign killed before its first commit ended leaves)."""
     if out.exists() and not out.is_dir():
         raise WarpfuzzError(f"output path {str(out)!r} exists and is not a directory")
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists() and not _first_commit_leftovers(out):
         raise WarpfuzzError(f"output directory {str(out)!r} is not empty and has no {MANIFEST}: refusing to write into it")
     probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
     if not probe.is_dir():

@@ -95,11 +95,18 @@ def test_corpus_of_another_backend_is_refused(warpfuzz, corpus):
     assert snapshot(path) == before
 
 
-def test_foreign_directory_is_refused(warpfuzz, tmp_path):
+@pytest.mark.parametrize("files", [
+    {"chapter1.tex": "\\section{Results}\n", "records/notes.jsonl": '{"mine": true}\n'},
+    # shards and temp files alone, and no manifest, are what a campaign killed in its first commit
+    # leaves, and a campaign takes them up (test_durability); anything beside them is somebody's
+    {"records/records-000000.jsonl": '{"mine": true}\n', ".manifest.json.abc123.tmp": "{",
+     "records/notes.jsonl": '{"mine": true}\n'},
+], ids=["foreign files", "a shard beside them"])
+def test_foreign_directory_is_refused(warpfuzz, tmp_path, files):
     foreign = tmp_path / "thesis"
-    (foreign / "records").mkdir(parents=True)
-    (foreign / "chapter1.tex").write_text("\\section{Results}\n")
-    (foreign / "records" / "notes.jsonl").write_text('{"mine": true}\n')
+    for name, text in files.items():
+        (foreign / name).parent.mkdir(parents=True, exist_ok=True)
+        (foreign / name).write_text(text)
     before = snapshot(foreign)
     result = warpfuzz.run("campaign", "--backend", "cpu", "--out", foreign, *CPU_SETTINGS)
     assert_one_line_error(result, str(foreign), "is not empty and has no manifest.json")

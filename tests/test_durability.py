@@ -142,6 +142,24 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(campaign_corpus, tmp
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
 
 
+def test_a_campaign_killed_in_its_first_commit_resumes(campaign_corpus, tmp_path):
+    """A kill inside the first commit leaves no manifest, only its shards (renamed or still temp
+    files) and the manifest's temp file: the same command must take that directory up again, not
+    refuse it as a foreign one (found by ``benchmarks/kill_soak.py``)."""
+    uninterrupted = campaign_corpus("cpu")
+    first = json.loads((uninterrupted / "manifest.json").read_text())["streams"]["records"][0]["name"]
+    out = tmp_path / "corpus"
+    (out / "records").mkdir(parents=True)
+    (out / "records" / first).write_bytes((uninterrupted / "records" / first).read_bytes())
+    (out / "records" / f".{first.replace('000000', '000001')}.k1ll3d_x.tmp").write_text('{"half": ')
+    (out / ".manifest.json.k1ll3d_x.tmp").write_text("{")
+    warpfuzz = Warpfuzz(tmp_path / "tmp")
+    warpfuzz.campaign("cpu", out)
+    assert shard_bytes(out) == shard_bytes(uninterrupted)
+    assert shard_bytes(out, "failures") == shard_bytes(uninterrupted, "failures")
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
 def test_workers_share_precompiled_headers_through_the_cache(campaign_corpus, tmp_path):
     """The session's campaigns published clang's precompiled header to the cache (whole files, no
     temp names left); a new worker's private directory is seeded from it, nothing overwritten."""
