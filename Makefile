@@ -6,7 +6,7 @@ SIZE ?= 200MB
 SEED ?= 7
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: dataset test venv sample benchmark clean-venv
+.PHONY: dataset test venv sample benchmark soak
 
 $(BIN)/warpfuzz: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,8 @@ sample: venv
 
 benchmark: venv
 	$(BIN)/python benchmarks/throughput.py
+
+# kill -9 a campaign at many moments, resume it each time, compare with an uninterrupted run
+soak: venv
+	$(BIN)/python benchmarks/kill_soak.py --backend cpu
+	$(BIN)/python benchmarks/kill_soak.py --backend cuda --count 150

@@ -1,0 +1,370 @@
+"""Kill a campaign with SIGKILL at many moments, resume it each time, and check that it still ends
+with the records of an uninterrupted run.
+
+    .venv/bin/python benchmarks/kill_soak.py [--backend cpu] [--count 300] [--round-size 25] [--kills 15]
+                                             [--seed 1] [--workers 2] [--kinds random,shard,...] [--kill-seed 0]
+                                             [--reference DIR]
+
+Issue 4 promises that ``kill -9`` at any moment, then the same command again, loses no committed
+record, duplicates none, leaves no corrupt shard and no temp file, and ends with the records of an
+uninterrupted run. The test suite kills one small campaign at one moment (after its first commit).
+This script kills one campaign many times, at moments of five kinds, in turn:
+
+- ``random``: a uniformly random moment of what is left of the run (most land in a compile job);
+- ``shard``: as soon as a commit's shard temp file is seen: inside its write, fsync and rename;
+- ``manifest``: as soon as a commit's manifest temp file is seen: its shards are renamed but not
+  yet listed (orphans), the manifest is being written;
+- ``committed``: as soon as ``manifest.json`` is replaced: just after a commit;
+- ``start``: within the first 1.5 s of the command: while it reads the corpus, removes what the
+  last kill left and starts its workers.
+
+After each kill, before the command runs again, it checks what the killed campaign left: its
+workers exit on their own (they live in sessions of their own) and the temp directory is then
+empty; every shard the manifest lists is there, whole, with its sha256, and every record is valid
+(``warpfuzz validate``'s check); the committed records and failures are a prefix of the
+uninterrupted run's, and never fewer than after the kill before. At the end the corpus's shards
+are, byte for byte, the uninterrupted run's, with its settings, and no temp file or orphan shard is
+left. The uninterrupted run is made first, with the same settings, unless ``--reference`` names one.
+
+The last line: ``RESULT backend=<b> kills=<n> random=<n> shard=<n> manifest=<n> committed=<n>
+start=<n> identical=<yes|no> problems=<n>`` (a count for each kind ``--kinds`` chose); the exit
+status is 1 when any check failed. Not a timed test: it takes a few minutes (a kill throws away the
+jobs in flight, and a resumed command starts its workers again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fuzzer.errors import WarpfuzzError  # noqa: E402
+from fuzzer.shards import MANIFEST, STREAMS, read_manifest, validate_corpus  # noqa: E402
+
+KINDS = ("random", "shard", "manifest", "committed", "start")
+DATASET_ORACLES = {"cpu": "run", "cuda": "none"}  # what `make dataset` runs for each backend
+ORPHAN_DEADLINE = 120.0  # seconds for a killed campaign's workers to finish their job and exit
+RUN_DEADLINE = 3600.0  # seconds for one command to finish on its own
+
+
+# -- what a corpus holds ----------------------------------------------------------------------------
+
+
+def committed_lines(out: Path, stream: str) -> list[bytes]:
+    """The committed lines of a stream (the shards the manifest lists, in its order); [] before the
+    first commit."""
+    manifest = read_manifest(out)
+    if manifest is None:
+        return []
+    data = b"".join((out / stream / s["name"]).read_bytes() for s in manifest["streams"][stream])
+    return data.splitlines(keepends=True)
+
+
+def leftovers(out: Path) -> tuple[list[str], list[str]]:
+    """Temp files of interrupted atomic writes, and shards no manifest lists (orphans); the next
+    command removes both when it opens the corpus."""
+    temps = sorted(str(p.relative_to(out)) for p in out.rglob(".*.tmp")) if out.exists() else []
+    try:
+        manifest = read_manifest(out) or {"streams": {}}
+    except WarpfuzzError:
+        return temps, []
+    listed = {s["name"] for shards in manifest["streams"].values() for s in shards}
+    orphans = sorted(f"{stream}/{p.name}" for stream in STREAMS if (out / stream).is_dir()
+                     for p in (out / stream).iterdir() if p.name not in listed and not p.name.endswith(".tmp"))
+    return temps, orphans
+
+
+def check_killed(out: Path, reference: dict[str, list[bytes]], before: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+    """What a killed campaign left: the number of committed lines of each stream, and the problems
+    (a damaged shard or record, lines that are not the uninterrupted run's first ones, fewer lines
+    than ``before``)."""
+    counts = {stream: 0 for stream in STREAMS}
+    if not (out / MANIFEST).exists():
+        problems = [f"{stream}: {before[stream]} committed lines, now no manifest" for stream in STREAMS if before[stream]]
+        return counts, problems
+    _, found = validate_corpus(out)
+    problems = [str(p) for p in found]
+    if problems:
+        return counts, problems
+    for stream in STREAMS:
+        lines = committed_lines(out, stream)
+        counts[stream] = len(lines)
+        expected = reference[stream][: len(lines)]
+        if lines != expected:
+            first = next((i for i, (a, b) in enumerate(zip(lines, expected)) if a != b), len(expected))
+            problems.append(f"{stream}: {len(lines)} committed lines are not the uninterrupted run's first ones "
+                            f"(they part at line {first + 1})")
+        if len(lines) < before[stream]:
+            problems.append(f"{stream}: {len(lines)} committed lines, {before[stream]} after the kill before (lost)")
+    return counts, problems
+
+
+def check_finished(out: Path, reference_dir: Path, reference: dict[str, list[bytes]]) -> list[str]:
+    """The resumed campaign's corpus against the uninterrupted run's: the same bytes in every stream,
+    the same settings, nothing left over."""
+    problems = [str(p) for p in validate_corpus(out)[1]]
+    if problems:
+        return problems
+    for stream in STREAMS:
+        lines = committed_lines(out, stream)
+        if lines != reference[stream]:
+            problems.append(f"{stream}: {len(lines)} lines, {len(reference[stream])} in the uninterrupted run, "
+                            f"{sum(a == b for a, b in zip(lines, reference[stream]))} of them the same")
+    settings, expected = read_manifest(out)["settings"], read_manifest(reference_dir)["settings"]
+    if settings != expected:
+        changed = sorted(k for k in set(settings) | set(expected) if settings.get(k) != expected.get(k))
+        problems.append(f"settings differ from the uninterrupted run's: {', '.join(changed)}")
+    if not read_manifest(out)["state"].get("done"):
+        problems.append("the manifest does not say the campaign is done")
+    temps, orphans = leftovers(out)
+    problems += [f"temp file left: {t}" for t in temps] + [f"orphan shard left: {o}" for o in orphans]
+    return problems
+
+
+# -- the processes ----------------------------------------------------------------------------------
+
+
+def workers_under(root: Path) -> list[int]:
+    """The live worker processes whose home is under ``root`` (a killed campaign's workers are no
+    longer its children: they are found by their command line)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and b"fuzzer.worker" in argv and any(a.startswith(str(root).encode()) for a in argv):
+            found.append(int(entry))
+    return found
+
+
+@dataclass
+class Soak:
+    args: argparse.Namespace
+    root: Path  # the temp root: the children's TMPDIR, the corpora, the logs
+    tmpdir: Path = field(init=False)
+    log: Path = field(init=False)
+
+    def __post_init__(self):
+        self.tmpdir = self.root / "tmp"
+        self.tmpdir.mkdir()
+        self.log = self.root / "campaign.log"
+
+    def command(self, out: Path) -> list[str]:
+        a = self.args
+        return [sys.executable, "-m", "fuzzer", "campaign", "--backend", a.backend, "--out", str(out), "--count", str(a.count),
+                "--round-size", str(a.round_size), "--seed", str(a.seed), "--workers", str(a.workers),
+                "--oracles", a.oracles or DATASET_ORACLES[a.backend]]
+
+    def start(self, out: Path) -> subprocess.Popen:
+        env = dict(os.environ, TMPDIR=str(self.tmpdir), TEMP=str(self.tmpdir), TMP=str(self.tmpdir), PYTHONUNBUFFERED="1")
+        with open(self.log, "ab") as log:
+            # its own process group, killed whole; its workers have sessions of their own and see the
+            # kill as their coordinator vanishing, as after a `kill -9` of the command
+            return subprocess.Popen(self.command(out), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+    def log_tail(self, lines: int = 8) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def run_through(self, out: Path) -> tuple[float, int]:
+        """Run the command to its end: its seconds and exit status."""
+        started = time.monotonic()
+        proc = self.start(out)
+        try:
+            rc = proc.wait(timeout=RUN_DEADLINE)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+        return time.monotonic() - started, rc
+
+    def run_until(self, out: Path, kind: str, delay: float) -> tuple[float, str | None, int | None]:
+        """Run the command until the moment of ``kind`` comes, then SIGKILL it: the seconds it ran,
+        what triggered the kill (None if it finished first) and its exit status if it finished."""
+        manifest = out / MANIFEST
+        before = manifest.stat().st_mtime_ns if manifest.exists() else None
+        # left by the kill before: the command removes them when it opens the corpus
+        stale = {k: _commit_temps(out, k) for k in ("shard", "manifest")}
+        started = time.monotonic()
+        proc = self.start(out)
+        try:
+            while proc.poll() is None:
+                now = time.monotonic() - started
+                if kind in ("random", "start") and now >= delay:
+                    return self._kill(proc, started, f"at {delay:.1f} s")
+                if kind in ("shard", "manifest") and (fresh := _commit_temps(out, kind) - stale[kind]):
+                    return self._kill(proc, started, f"{min(fresh)} seen")
+                if kind == "committed" and manifest.exists() and manifest.stat().st_mtime_ns != before:
+                    return self._kill(proc, started, "manifest.json replaced")
+                if now > RUN_DEADLINE:
+                    return self._kill(proc, started, "run deadline")
+                time.sleep(0.01 if kind in ("random", "start") else 0.0005)
+            return time.monotonic() - started, None, proc.returncode
+        except BaseException:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            raise
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen, started: float, why: str) -> tuple[float, str, None]:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return time.monotonic() - started, why, None
+
+    def wait_for_workers(self) -> tuple[float, list[int]]:
+        """Seconds until the killed campaign's workers are gone, and those still alive at the deadline
+        (which are then killed, so that the script leaves none)."""
+        started = time.monotonic()
+        while (alive := workers_under(self.root)) and time.monotonic() - started < ORPHAN_DEADLINE:
+            time.sleep(0.1)
+        for pid in alive:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return time.monotonic() - started, alive
+
+
+def _commit_temps(out: Path, kind: str) -> set[str]:
+    """The temp files of a commit's shards (``kind`` shard) or manifest (``manifest``) in the corpus now."""
+    if kind == "manifest":
+        directories, prefixes = [out], (".manifest.json.",)
+    else:
+        directories, prefixes = [out / stream for stream in STREAMS], tuple(f".{stream}-" for stream in STREAMS)
+    found = set()
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found.update(os.path.relpath(directory / name, out) for name in names if name.endswith(".tmp") and name.startswith(prefixes))
+    return found
+
+
+def _reference_lines(corpus: Path) -> dict[str, list[bytes]]:
+    return {stream: committed_lines(corpus, stream) for stream in STREAMS}
+
+
+def soak(args: argparse.Namespace, root: Path) -> int:
+    s = Soak(args, root)
+    problems: list[str] = []
+    if args.reference is not None:
+        reference_dir = args.reference
+        try:
+            reference_seconds = float(json.loads((reference_dir / "stats.json").read_text())["elapsed_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            reference_seconds = 60.0  # only where the random moments fall
+        print(f"uninterrupted run: {reference_dir} (given)")
+    else:
+        reference_dir = root / "uninterrupted"
+        reference_seconds, rc = s.run_through(reference_dir)
+        if rc != 0:
+            raise SystemExit(f"kill_soak.py: the uninterrupted campaign failed (exit {rc}):\n{s.log_tail()}")
+        print(f"uninterrupted run: {reference_seconds:.1f} s")
+    try:
+        reference = _reference_lines(reference_dir)
+    except (WarpfuzzError, OSError) as exc:
+        raise SystemExit(f"kill_soak.py: {reference_dir}: not a finished corpus ({exc})")
+    print(f"  {len(reference['records'])} records, {len(reference['failures'])} failures, "
+          f"{sum(map(len, reference['records'])):,} record bytes; `{' '.join(s.command(Path('DIR'))[1:])}`")
+
+    out = root / "killed"
+    rng = random.Random(args.kill_seed)
+    before = {stream: 0 for stream in STREAMS}
+    kinds: dict[str, int] = dict.fromkeys(args.kinds, 0)
+    finished = False
+    for number in range(1, args.kills + 1):
+        kind = args.kinds[(number - 1) % len(args.kinds)]
+        left = 1 - before["records"] / max(1, len(reference["records"]))
+        delay = rng.uniform(0.05, 1.5) if kind == "start" else rng.uniform(0.5, max(1.0, 0.8 * reference_seconds * left))
+        seconds, why, rc = s.run_until(out, kind, delay)
+        if why is None:  # it finished before its moment came
+            print(f"run {number:2d} ({kind}): finished on its own in {seconds:.1f} s, exit {rc}")
+            finished = True
+            if rc != 0:
+                problems.append(f"run {number} exited {rc}:\n{s.log_tail()}")
+            break
+        kinds[kind] += 1
+        gone, alive = s.wait_for_workers()
+        left_in_tmp = sorted(os.listdir(s.tmpdir))
+        temps, orphans = leftovers(out)
+        counts, found = check_killed(out, reference, before)
+        print(f"kill {number:2d} {kind:9s} after {seconds:5.1f} s ({why}): {counts['records']} records and "
+              f"{counts['failures']} failures committed; left {len(temps)} temp files and {len(orphans)} orphan shards; "
+              f"workers gone in {gone:.1f} s; temp dir {'empty' if not left_in_tmp else 'NOT empty'}")
+        if alive:
+            found.append(f"{len(alive)} workers still alive {ORPHAN_DEADLINE:.0f} s after the kill (killed now)")
+        if left_in_tmp:
+            found.append(f"the temp dir holds {', '.join(left_in_tmp[:5])}{' ...' if len(left_in_tmp) > 5 else ''}")
+        problems += [f"kill {number}: {p}" for p in found]
+        before = {stream: max(before[stream], counts[stream]) for stream in STREAMS}
+
+    if not finished:
+        seconds, rc = s.run_through(out)
+        print(f"resumed to the end in {seconds:.1f} s, exit {rc}")
+        if rc != 0:
+            problems.append(f"the last run exited {rc}:\n{s.log_tail()}")
+    gone, alive = s.wait_for_workers()
+    if alive:
+        problems.append(f"{len(alive)} workers still alive after the last run")
+    if os.listdir(s.tmpdir):
+        problems.append(f"the temp dir holds {', '.join(sorted(os.listdir(s.tmpdir))[:5])} after the last run")
+    final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest after the last run"]
+    problems += final
+    identical = not final
+    if identical:
+        print(f"the resumed corpus: {len(reference['records'])} records and {len(reference['failures'])} failures, "
+              f"byte for byte the uninterrupted run's; no temp file or orphan shard left")
+    for p in problems:
+        print(f"PROBLEM: {p}")
+    counts = " ".join(f"{k}={v}" for k, v in kinds.items())
+    print(f"RESULT backend={args.backend} kills={sum(kinds.values())} {counts} identical={'yes' if identical else 'no'} "
+          f"problems={len(problems)}")
+    return 1 if problems else 0
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown kind {', '.join(unknown) or '(none)'}; the kinds: {', '.join(KINDS)}")
+    return kinds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=sorted(DATASET_ORACLES), default="cpu")
+    parser.add_argument("--count", type=int, default=300, help="records the campaign makes")
+    parser.add_argument("--round-size", type=int, default=25, help="small rounds: many commits to land a kill in")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--oracles", default=None, help="the campaign's --oracles (default: what make dataset runs)")
+    parser.add_argument("--kills", type=int, default=15, help="kills before the command may run to its end")
+    parser.add_argument("--kinds", type=_kinds, default=KINDS, help=f"the moments to kill at, in turn (default: {','.join(KINDS)})")
+    parser.add_argument("--kill-seed", type=int, default=0, help="seed of the random moments")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a finished uninterrupted campaign with these settings (else one is made first)")
+    args = parser.parse_args(argv)
+    if min(args.count, args.round_size, args.workers, args.kills) < 1:
+        parser.error("--count, --round-size, --workers and --kills must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="kill-soak-") as root:
+        return soak(args, Path(root))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
