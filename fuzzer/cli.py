@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -399,20 +401,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, a batch system's stop), raised wherever the command is, as
+    SIGINT raises ``KeyboardInterrupt``: the workers are stopped on the way out."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set a handler
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return args.func(args)
     except WarpfuzzError as exc:
         print(f"warpfuzz: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("warpfuzz: interrupted; committed records are kept, run the same command to resume", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"warpfuzz: {what}; committed records are kept, run the same command to resume", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # the reader went away (`warpfuzz stats DIR | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit
         return 141
+    finally:
+        if in_main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

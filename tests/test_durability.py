@@ -83,10 +83,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _kill_after_first_commit(warpfuzz, out: Path, log) -> list[int]:
-    """Start the campaign, SIGKILL its process group once a shard is committed; return its workers."""
-    proc = warpfuzz.popen("campaign", "--backend", "cpu", "--out", out, *CAMPAIGNS["cpu"], "--workers", "2",
-                          stdout=log, stderr=subprocess.STDOUT)
+def _signal_after_first_commit(warpfuzz, out: Path, sig: int, **popen) -> tuple[subprocess.Popen, list[int]]:
+    """Start the campaign, send its process group ``sig`` once a shard is committed (as a terminal
+    sends Ctrl-C to its foreground group; the workers have sessions of their own); return the
+    process and its workers."""
+    proc = warpfuzz.popen("campaign", "--backend", "cpu", "--out", out, *CAMPAIGNS["cpu"], "--workers", "2", **popen)
     try:
         deadline = time.monotonic() + KILL_DEADLINE
         while _committed_record_shards(out) == 0:
@@ -95,8 +96,14 @@ def _kill_after_first_commit(warpfuzz, out: Path, log) -> list[int]:
             time.sleep(0.05)
         workers = _descendants(proc.pid)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.killpg(proc.pid, sig if proc.poll() is None else signal.SIGKILL)
+    return proc, workers
+
+
+def _kill_after_first_commit(warpfuzz, out: Path, log) -> list[int]:
+    """Start the campaign, SIGKILL its process group once a shard is committed; return its workers."""
+    proc, workers = _signal_after_first_commit(warpfuzz, out, signal.SIGKILL, stdout=log, stderr=subprocess.STDOUT)
+    proc.wait()
     return workers
 
 
@@ -139,6 +146,28 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(campaign_corpus, tmp
     listed = {f"{stream}/{s['name']}" for stream, shards in manifest["streams"].items() for s in shards}
     shards_on_disk = {str(p.relative_to(out)) for stream in manifest["streams"] for p in (out / stream).glob("*")}
     assert shards_on_disk == listed
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+                         ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_with_one_line_and_keeps_the_commits(campaign_corpus, tmp_path, sig, status, word):
+    out = tmp_path / "corpus"
+    warpfuzz = Warpfuzz(tmp_path / "tmp")
+    proc, _ = _signal_after_first_commit(warpfuzz, out, sig, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == status, stderr[-2000:]
+    said = [line for line in stderr.splitlines() if line.startswith("warpfuzz:") or "Traceback" in line]
+    assert said == [f"warpfuzz: {word}; committed records are kept, run the same command to resume"]
+    # the workers were stopped on the way out, their homes and temp files with them
+    assert sorted(os.listdir(warpfuzz.tmpdir)) == []
+    committed = shard_bytes(out)
+    assert committed and shard_bytes(campaign_corpus("cpu")).startswith(committed)
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
 
 
