@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Iterator
 
 
@@ -61,10 +62,65 @@ class JobQueue:
         return any(self._queues)
 
 
+HOME_PREFIX = "warpfuzz-worker"
+OWNER_FILE = "owner"  # in a worker's home: the worker's process and its pool's, one a line
+
+
+def process_identity(pid: int) -> str | None:
+    """``pid`` with its start time, which a reused pid does not repeat (Linux's /proc; the pid alone
+    elsewhere); None when no such process is alive (a zombie is not)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        if sys.platform.startswith("linux"):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return str(pid)
+    return None if fields[0] == "Z" else f"{pid} {fields[19]}"
+
+
+def remove_stale_homes(root: str | None = None) -> list[str]:
+    """Remove the homes (in ``root``, the temp dir by default) of workers that died with their pool
+    before either could remove them, and return their paths.
+
+    A worker removes its home when its channel closes, and its pool when it kills it. When both die
+    at once nobody does: when the driver of a Ray campaign is killed, Ray kills its actors (each the
+    pool of one worker) and their child processes with them, and every such worker leaves its home
+    behind, its temp files included (Warp's precompiled headers, about 15 MB, and NVRTC's, about
+    150 MB). A home is removed only if its owner file names two processes, the worker and its
+    pool, and neither is alive: a home being set up, a live campaign's and anything else are kept."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(HOME_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as f:
+                owners = f.read().splitlines()
+        except OSError:
+            continue
+        pids = [line.split()[0] for line in owners if line.strip()]
+        if len(pids) != 2 or not all(p.isdigit() for p in pids):
+            continue
+        if all(process_identity(int(pid)) != line for pid, line in zip(pids, owners)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
 class _Worker:
     def __init__(self, number: int):
         self.number = number
-        self.home = tempfile.mkdtemp(prefix=f"warpfuzz-worker{number}-")
+        self.home = tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{number}-")
         self.log = open(os.path.join(self.home, "worker.log"), "w+b")
         # the worker's temp files live in its home, which goes with the worker however it ends:
         # Warp's per-thread precompiled-header directory and NVRTC's automatic PCH heap
@@ -81,6 +137,8 @@ class _Worker:
             env=env,
             start_new_session=True,  # a kill takes the worker's children (clang) with it
         )
+        with open(os.path.join(self.home, OWNER_FILE), "w", encoding="utf-8") as f:
+            f.write(f"{process_identity(self.proc.pid)}\n{process_identity(os.getpid())}\n")
         from fuzzer.pipeline import CURRENT_KERNEL_MARKER
 
         self._marker = os.path.join(self.home, CURRENT_KERNEL_MARKER)
@@ -171,6 +229,8 @@ class LocalPool:
 
     def start(self):
         """Start the workers now (they are otherwise started by the first ``map``)."""
+        if not self._spawned:
+            remove_stale_homes()
         while len(self._workers) < self.size:
             self._workers.append(self._spawn())
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 
 import pytest
 
-from fuzzer.pool import Job, JobQueue, LocalPool
+from fuzzer.pool import Job, JobQueue, LocalPool, process_identity, remove_stale_homes
+from support import REPO
 
 
 @pytest.fixture
@@ -156,3 +162,55 @@ def test_a_compile_job_leaves_no_build_files_in_the_workers_home(pool):
     cache = [os.path.join(root, d) for root, dirs, _ in os.walk(os.path.join(home, "kernel-cache")) for d in dirs]
     assert kernels and not [d for d in cache if "warpfuzz_batch" in d]
     assert os.listdir(os.path.join(home, "scratch")) == []
+
+
+def test_a_worker_home_names_its_worker_and_its_pool(pool):
+    pool.start()
+    worker = pool._workers[0]
+    with open(os.path.join(worker.home, "owner"), encoding="utf-8") as f:
+        assert f.read().splitlines() == [process_identity(worker.proc.pid), process_identity(os.getpid())]
+
+
+def test_the_home_of_a_worker_killed_with_its_pool_goes_when_a_pool_starts(tmp_path):
+    """What a Ray campaign's killed driver leaves: Ray kills each actor (the pool of one worker) and
+    the actor's children with it, so neither removes the worker's home, and the home keeps its temp
+    files (NVRTC's precompiled headers: ~150 MB). The next pool on that node removes it, and keeps
+    every home whose worker or pool is alive or that it cannot tell is stale."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    script = ("import os, sys, time\nfrom fuzzer.pool import LocalPool\npool = LocalPool(1)\npool.start()\n"
+              "print(pool._workers[0].proc.pid, flush=True)\ntime.sleep(120)\n")
+    owner = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(owner.stdout.readline())
+        os.kill(worker, signal.SIGKILL)
+        os.kill(owner.pid, signal.SIGKILL)
+    finally:
+        owner.kill()
+        owner.wait()
+    for _ in range(100):  # the worker is reaped by init, not by us
+        if process_identity(worker) is None:
+            break
+        time.sleep(0.05)
+    [stale] = [p for p in tmp_path.iterdir() if p.name.startswith("warpfuzz-worker")]
+
+    kept = {}
+    for name, owners in {
+        "pool alive": [f"{worker} 1", process_identity(os.getpid())],
+        "being set up": None,
+        "not two processes": [process_identity(os.getpid())],
+    }.items():
+        home = tmp_path / f"warpfuzz-worker9-{name.replace(' ', '_')}"
+        home.mkdir()
+        if owners is not None:
+            (home / "owner").write_text("\n".join(owners) + "\n")
+        kept[name] = home
+    reused = tmp_path / "warpfuzz-worker8-reused"  # a pid that is alive again, as another process
+    reused.mkdir()
+    (reused / "owner").write_text(f"{worker} 1\n{os.getpid()} 1\n")
+    other = tmp_path / "someone-elses"
+    other.mkdir()
+    (other / "owner").write_text(f"{worker} 1\n{worker} 1\n")
+
+    assert sorted(remove_stale_homes(str(tmp_path))) == sorted([str(stale), str(reused)])
+    assert all(home.is_dir() for home in kept.values()) and other.is_dir()
+    assert not stale.exists() and not reused.exists()
