@@ -3,7 +3,7 @@ with the records of an uninterrupted run.
 
     .venv/bin/python benchmarks/kill_soak.py [--backend cpu] [--count 300] [--round-size 25] [--kills 15]
                                              [--seed 1] [--workers 2] [--kinds random,shard,...] [--kill-seed 0]
-                                             [--reference DIR]
+                                             [--executor ray] [--reference DIR]
 
 Issue 4 promises that ``kill -9`` at any moment, then the same command again, loses no committed
 record, duplicates none, leaves no corrupt shard and no temp file, and ends with the records of an
@@ -19,8 +19,9 @@ This script kills one campaign many times, at moments of five kinds, in turn:
   last kill left and starts its workers.
 
 After each kill, before the command runs again, it checks what the killed campaign left: its
-workers exit on their own (they live in sessions of their own) and the temp directory is then
-empty; every shard the manifest lists is there, whole, with its sha256, and every record is valid
+processes exit on their own (its workers live in sessions of their own; with ``--executor ray``,
+Ray's processes too) and the temp directory is then empty (with Ray, but for Ray's session logs
+and the killed workers' homes, which the next start must remove); every shard the manifest lists is there, whole, with its sha256, and every record is valid
 (``warpfuzz validate``'s check); the committed records and failures are a prefix of the
 uninterrupted run's, and never fewer than after the kill before. At the end the corpus's shards
 are, byte for byte, the uninterrupted run's, with its settings, and no temp file or orphan shard is
@@ -135,19 +136,22 @@ def check_finished(out: Path, reference_dir: Path, reference: dict[str, list[byt
 # -- the processes ----------------------------------------------------------------------------------
 
 
-def workers_under(root: Path) -> list[int]:
-    """The live worker processes whose home is under ``root`` (a killed campaign's workers are no
-    longer its children: they are found by their command line)."""
+def processes_of(tmpdir: Path) -> list[int]:
+    """The live processes whose ``TMPDIR`` is in ``tmpdir``: all that the campaign started, directly or
+    not (its workers, clang; with Ray, Ray's own processes and its actors), which a killed campaign
+    no longer holds as children."""
+    wanted = b"TMPDIR=" + str(tmpdir).encode()
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and b"fuzzer.worker" in argv and any(a.startswith(str(root).encode()) for a in argv):
+        # a worker's own TMPDIR is inside its home, in ``tmpdir``
+        if state != "Z" and any(v == wanted or v.startswith(wanted + b"/") for v in environ):
             found.append(int(entry))
     return found
 
@@ -168,7 +172,7 @@ class Soak:
         a = self.args
         return [sys.executable, "-m", "fuzzer", "campaign", "--backend", a.backend, "--out", str(out), "--count", str(a.count),
                 "--round-size", str(a.round_size), "--seed", str(a.seed), "--workers", str(a.workers),
-                "--oracles", a.oracles or DATASET_ORACLES[a.backend]]
+                "--oracles", a.oracles or DATASET_ORACLES[a.backend], "--executor", a.executor]
 
     def start(self, out: Path) -> subprocess.Popen:
         env = dict(os.environ, TMPDIR=str(self.tmpdir), TEMP=str(self.tmpdir), TMP=str(self.tmpdir), PYTHONUNBUFFERED="1")
@@ -226,18 +230,28 @@ class Soak:
         proc.wait()
         return time.monotonic() - started, why, None
 
-    def wait_for_workers(self) -> tuple[float, list[int]]:
-        """Seconds until the killed campaign's workers are gone, and those still alive at the deadline
-        (which are then killed, so that the script leaves none)."""
+    def wait_for_processes(self) -> tuple[float, list[int]]:
+        """Seconds until the killed campaign's processes are gone (they exit on their own), and those
+        still alive at the deadline (which are then killed, so that the script leaves none)."""
         started = time.monotonic()
-        while (alive := workers_under(self.root)) and time.monotonic() - started < ORPHAN_DEADLINE:
+        while (alive := processes_of(self.tmpdir)) and time.monotonic() - started < ORPHAN_DEADLINE:
             time.sleep(0.1)
         for pid in alive:
             try:
-                os.killpg(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         return time.monotonic() - started, alive
+
+    def left_in_tmp(self) -> tuple[list[str], list[str]]:
+        """What the temp dir holds once the campaign's processes are gone: what should not be there,
+        and the worker homes of a killed Ray campaign (Ray kills its actors' workers with them, and
+        the next pool on the node removes their homes). Ray's session logs (``ray/``) are Ray's."""
+        names = sorted(os.listdir(self.tmpdir))
+        if self.args.executor != "ray":
+            return names, []
+        homes = [n for n in names if n.startswith("warpfuzz-worker")]
+        return [n for n in names if n != "ray" and n not in homes], homes
 
 
 def _commit_temps(out: Path, kind: str) -> set[str]:
@@ -300,15 +314,16 @@ def soak(args: argparse.Namespace, root: Path) -> int:
                 problems.append(f"run {number} exited {rc}:\n{s.log_tail()}")
             break
         kinds[kind] += 1
-        gone, alive = s.wait_for_workers()
-        left_in_tmp = sorted(os.listdir(s.tmpdir))
+        gone, alive = s.wait_for_processes()
+        left_in_tmp, homes = s.left_in_tmp()
         temps, orphans = leftovers(out)
         counts, found = check_killed(out, reference, before)
         print(f"kill {number:2d} {kind:9s} after {seconds:5.1f} s ({why}): {counts['records']} records and "
               f"{counts['failures']} failures committed; left {len(temps)} temp files and {len(orphans)} orphan shards; "
-              f"workers gone in {gone:.1f} s; temp dir {'empty' if not left_in_tmp else 'NOT empty'}")
+              f"processes gone in {gone:.1f} s; temp dir {'empty' if not left_in_tmp else 'NOT empty'}"
+              + (f" ({len(homes)} worker homes for the next start to remove)" if homes else ""))
         if alive:
-            found.append(f"{len(alive)} workers still alive {ORPHAN_DEADLINE:.0f} s after the kill (killed now)")
+            found.append(f"{len(alive)} processes still alive {ORPHAN_DEADLINE:.0f} s after the kill (killed now)")
         if left_in_tmp:
             found.append(f"the temp dir holds {', '.join(left_in_tmp[:5])}{' ...' if len(left_in_tmp) > 5 else ''}")
         problems += [f"kill {number}: {p}" for p in found]
@@ -319,11 +334,12 @@ def soak(args: argparse.Namespace, root: Path) -> int:
         print(f"resumed to the end in {seconds:.1f} s, exit {rc}")
         if rc != 0:
             problems.append(f"the last run exited {rc}:\n{s.log_tail()}")
-    gone, alive = s.wait_for_workers()
+    gone, alive = s.wait_for_processes()
     if alive:
-        problems.append(f"{len(alive)} workers still alive after the last run")
-    if os.listdir(s.tmpdir):
-        problems.append(f"the temp dir holds {', '.join(sorted(os.listdir(s.tmpdir))[:5])} after the last run")
+        problems.append(f"{len(alive)} processes still alive after the last run")
+    left_in_tmp, homes = s.left_in_tmp()
+    if left_in_tmp or homes:
+        problems.append(f"the temp dir holds {', '.join((left_in_tmp + homes)[:5])} after the last run")
     final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest after the last run"]
     problems += final
     identical = not final
@@ -353,6 +369,7 @@ def main(argv=None) -> int:
     parser.add_argument("--round-size", type=int, default=25, help="small rounds: many commits to land a kill in")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--oracles", default=None, help="the campaign's --oracles (default: what make dataset runs)")
     parser.add_argument("--kills", type=int, default=15, help="kills before the command may run to its end")
     parser.add_argument("--kinds", type=_kinds, default=KINDS, help=f"the moments to kill at, in turn (default: {','.join(KINDS)})")
