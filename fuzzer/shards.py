@@ -78,13 +78,17 @@ def _regular_file(path: Path) -> bool:
 def _first_commit_leftovers(out: Path) -> bool:
     """Whether all that ``out`` (a directory without a manifest) holds is what a campaign killed in
     its first commit leaves: the stream directories with its shards and their temp files in them,
-    and the temp file of its manifest. None of it was committed; the writer removes it on open."""
-    for entry in out.iterdir():
-        if entry.name in STREAMS and entry.is_dir() and not entry.is_symlink():
-            if all(_SHARD_FILES[entry.name].fullmatch(p.name) and _regular_file(p) for p in entry.iterdir()):
+    and the temp file of its manifest. None of it was committed; the writer removes it on open.
+    What it cannot read is not that."""
+    try:
+        for entry in out.iterdir():
+            if entry.name in STREAMS and entry.is_dir() and not entry.is_symlink():
+                if all(_SHARD_FILES[entry.name].fullmatch(p.name) and _regular_file(p) for p in entry.iterdir()):
+                    continue
+            elif _MANIFEST_TEMP.fullmatch(entry.name) and _regular_file(entry):
                 continue
-        elif _MANIFEST_TEMP.fullmatch(entry.name) and _regular_file(entry):
-            continue
+            return False
+    except OSError:
         return False
     return True
 
