@@ -3,7 +3,7 @@ with the records of an uninterrupted run.
 
     .venv/bin/python benchmarks/kill_soak.py [--backend cpu] [--count 300] [--round-size 25] [--kills 15]
                                              [--seed 1] [--workers 2] [--kinds random,shard,...] [--kill-seed 0]
-                                             [--executor ray] [--reference DIR]
+                                             [--executor ray] [--worker-kills N] [--reference DIR]
 
 Issue 4 promises that ``kill -9`` at any moment, then the same command again, loses no committed
 record, duplicates none, leaves no corrupt shard and no temp file, and ends with the records of an
@@ -27,10 +27,16 @@ uninterrupted run's, and never fewer than after the kill before. At the end the 
 are, byte for byte, the uninterrupted run's, with its settings, and no temp file or orphan shard is
 left. The uninterrupted run is made first, with the same settings, unless ``--reference`` names one.
 
+With ``--worker-kills N`` it then runs the campaign once more, to its end, SIGKILLing one of its
+workers (as the OOM killer would) N times, 25 to 35 s apart, and that corpus too must be the
+uninterrupted run's: a job lost while drawing is drawn again, one lost while compiling is
+bisected (cpu) or retried whole (cuda), and one lost in a kernel's oracles is retried whole
+before the kernel is labelled.
+
 The last line: ``RESULT backend=<b> kills=<n> random=<n> shard=<n> manifest=<n> committed=<n>
-start=<n> identical=<yes|no> problems=<n>`` (a count for each kind ``--kinds`` chose); the exit
-status is 1 when any check failed. Not a timed test: it takes a few minutes (a kill throws away the
-jobs in flight, and a resumed command starts its workers again).
+start=<n> [worker_kills=<n>] identical=<yes|no> problems=<n>`` (a count for each kind ``--kinds``
+chose); the exit status is 1 when any check failed. Not a timed test: it takes a few minutes (a
+kill throws away the jobs in flight, and a resumed command starts its workers again).
 """
 
 from __future__ import annotations
@@ -346,12 +352,88 @@ def soak(args: argparse.Namespace, root: Path) -> int:
     if identical:
         print(f"the resumed corpus: {len(reference['records'])} records and {len(reference['failures'])} failures, "
               f"byte for byte the uninterrupted run's; no temp file or orphan shard left")
+    worker_kills = 0
+    if args.worker_kills:
+        worker_kills, found = kill_workers(s, root / "workers-killed", reference_dir, reference, rng)
+        problems += found
+        identical = identical and not found
     for p in problems:
         print(f"PROBLEM: {p}")
     counts = " ".join(f"{k}={v}" for k, v in kinds.items())
-    print(f"RESULT backend={args.backend} kills={sum(kinds.values())} {counts} identical={'yes' if identical else 'no'} "
-          f"problems={len(problems)}")
+    print(f"RESULT backend={args.backend} kills={sum(kinds.values())} {counts}"
+          + (f" worker_kills={worker_kills}" if args.worker_kills else "")
+          + f" identical={'yes' if identical else 'no'} problems={len(problems)}")
     return 1 if problems else 0
+
+
+def kill_workers(s: Soak, out: Path, reference_dir: Path, reference: dict[str, list[bytes]], rng: random.Random) -> tuple[int, list[str]]:
+    """Run the campaign once more, to its end, while SIGKILLing one of its workers (as the OOM killer
+    would) up to ``--worker-kills`` times, 25 to 35 s apart (so that a lost job's retry is not lost
+    too: a second loss is the job's own, and labels it); the corpus must still be the uninterrupted
+    run's. The number of workers killed, and the problems."""
+    started = time.monotonic()
+    proc = s.start(out)
+    kills = 0
+    next_at = rng.uniform(3.0, 10.0)
+    try:
+        while proc.poll() is None:
+            now = time.monotonic() - started
+            # every other kill waits for a worker running a kernel's oracles (its marker names it)
+            in_oracles = kills % 2 == 1
+            if kills < s.args.worker_kills and now >= next_at:
+                if in_oracles:
+                    victims = _workers_in_oracles(s.tmpdir)
+                else:
+                    victims = {pid: "" for pid in processes_of(s.tmpdir) if _is_worker(pid)}
+                if victims:
+                    pid = rng.choice(sorted(victims))
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        kills += 1
+                        where = f"in the oracles of kernel {victims[pid][:12]}" if in_oracles else "at a random moment"
+                        print(f"worker kill {kills} at {now:5.1f} s: pid {pid}, {where}")
+                    except ProcessLookupError:
+                        pass
+                    next_at = now + rng.uniform(25.0, 35.0)
+            if now > RUN_DEADLINE:
+                os.killpg(proc.pid, signal.SIGKILL)
+            time.sleep(0.0005 if in_oracles and now >= next_at else 0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    problems = [] if proc.returncode == 0 else [f"the run with killed workers exited {proc.returncode}:\n{s.log_tail()}"]
+    gone, alive = s.wait_for_processes()
+    left_in_tmp, homes = s.left_in_tmp()
+    if alive or left_in_tmp or homes:
+        problems.append(f"after the run with killed workers: {len(alive)} processes alive, temp dir holds "
+                        f"{', '.join((left_in_tmp + homes)[:5]) or 'nothing'}")
+    final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest"]
+    print(f"the run with {kills} workers killed: {time.monotonic() - started:.1f} s, exit {proc.returncode}; "
+          + ("byte for byte the uninterrupted run's" if not final else "NOT the uninterrupted run's"))
+    return kills, problems + [f"with killed workers: {p}" for p in final]
+
+
+def _workers_in_oracles(tmpdir: Path) -> dict[int, str]:
+    """The workers running a kernel's oracles now: the kernel each one's marker names, by pid (the
+    first line of its home's owner file)."""
+    found = {}
+    for home in tmpdir.glob("warpfuzz-worker*"):
+        try:
+            kernel = (home / "current-kernel").read_text().strip()
+            pid = int((home / "owner").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if kernel:
+            found[pid] = kernel
+    return found
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"fuzzer.worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -372,13 +454,15 @@ def main(argv=None) -> int:
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--oracles", default=None, help="the campaign's --oracles (default: what make dataset runs)")
     parser.add_argument("--kills", type=int, default=15, help="kills before the command may run to its end")
+    parser.add_argument("--worker-kills", type=int, default=0,
+                        help="then run the campaign once more, SIGKILLing a worker this many times, 25-35 s apart")
     parser.add_argument("--kinds", type=_kinds, default=KINDS, help=f"the moments to kill at, in turn (default: {','.join(KINDS)})")
     parser.add_argument("--kill-seed", type=int, default=0, help="seed of the random moments")
     parser.add_argument("--reference", type=Path, default=None,
                         help="a finished uninterrupted campaign with these settings (else one is made first)")
     args = parser.parse_args(argv)
-    if min(args.count, args.round_size, args.workers, args.kills) < 1:
-        parser.error("--count, --round-size, --workers and --kills must be at least 1")
+    if min(args.count, args.round_size, args.workers, args.kills) < 1 or args.worker_kills < 0:
+        parser.error("--count, --round-size, --workers and --kills must be at least 1, --worker-kills at least 0")
     with tempfile.TemporaryDirectory(prefix="kill-soak-") as root:
         return soak(args, Path(root))
 

@@ -618,6 +618,14 @@ class _Stream:
             return
         if op == "generate":
             rnd.drawing.discard(job.id)
+            if result.get("status") in ("crashed", "timeout") and not job.payload.get("retried"):
+                # drawing runs no native code: a worker lost while drawing is the machine's doing (the
+                # OOM killer, a kill from outside), and the same indices are drawn again elsewhere
+                retry = Job(id=next(_job_ids), payload={**job.payload, "retried": True}, timeout=job.timeout)
+                rnd.drawing.add(retry.id)
+                self.owner[retry.id] = rnd.index
+                self.queue.push(retry, self.queue.RETRY)
+                return
             rnd.candidates.extend(c._candidates_of(job, result))
             return
         rnd.compiling.discard(job.id)
@@ -629,7 +637,12 @@ class _Stream:
             culprit = [k for k in kernels if k["key"] == result.get("current")]
             rest = [k for k in kernels if k["key"] != result.get("current")]
             retried_whole = job.payload.get("retried_whole", False)
-            if culprit:  # the worker died in this kernel's oracles: label it, retry the others
+            if culprit and not retried_whole:
+                # the worker died in this kernel's oracles: the batch whole once more, on a fresh
+                # worker, before the kernel is labelled, so that a loss that was the machine's (the
+                # OOM killer, a kill from outside) and not the kernel's changes no record
+                parts, retried_whole = [kernels], True
+            elif culprit:  # again in this kernel's: label it, retry the others
                 rnd.results[culprit[0]["key"]] = [c._lost(culprit[0], result)]
                 parts = [rest] if rest else []
             elif len(kernels) > 1 and c.segment and not retried_whole:

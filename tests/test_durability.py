@@ -291,6 +291,40 @@ def test_a_cuda_kernels_batch_does_not_depend_on_where_the_target_cuts_its_round
         assert cut == whole
 
 
+class _OneBatch:
+    """A campaign's stream holding one compile job of a few drawn kernels, whose loss a test plays
+    out as the pool would report it (no worker runs)."""
+
+    def __init__(self, tmp_path, backend: str):
+        from fuzzer import plugins
+        from fuzzer.campaign import Campaign, CampaignConfig, _Round, _Stream
+        from fuzzer.exprs import Plan
+        from fuzzer.pipeline import draw_candidate
+
+        drawn = [draw_candidate(plugins.grammar_names(), Plan().to_json(), 3, i, {}) for i in range(8)]
+        survivors = [c for c in drawn if "error" not in c and "wp.overload" not in c["source"]]
+        config = CampaignConfig(backend=backend, out=tmp_path / backend, seed=3, count=100, round_size=60, oracles="none",
+                                steer=False, swarm=False)
+        self.campaign = Campaign(config)
+        self.stream = _Stream(self.campaign, pool=None)
+        self.round = self.stream.rounds[0] = _Round(0, 60, drawn=60, candidates=list(drawn), survivors=list(survivors))
+        self.job = self.campaign._compile_job(survivors)
+        self.stream.submit(self.round, self.job, self.stream.queue.COMPILE)
+        self.keys = [k["key"] for k in self.job.payload["kernels"]]
+
+    def lose(self, lost, status: str, current: str = "") -> list:
+        """Report ``lost`` as lost (``current``: the kernel whose oracles were running); the jobs
+        the campaign queues again, each as its list of kernel keys."""
+        queue = self.stream.queue
+        queue.popleft()
+        self.stream.on_result(lost, {"id": lost.id, "status": status, "diagnostic": "", "current": current, "busy_seconds": 1.0})
+        retries = [queue.popleft() for _ in range(len(queue))]
+        for retry in retries:
+            queue.push(retry, queue.RETRY)
+        self.retries = retries
+        return [[k["key"] for k in r.payload["kernels"]] for r in retries]
+
+
 @pytest.mark.parametrize("backend", ["cpu", "cuda"])
 def test_a_cuda_batch_lost_while_compiling_is_retried_whole_before_it_is_bisected(tmp_path, backend):
     """A compile job lost to a timeout or a kill may have been the machine's fault (load, memory)
@@ -298,37 +332,30 @@ def test_a_cuda_batch_lost_while_compiling_is_retried_whole_before_it_is_bisecte
     so perhaps other PTX, than in a run where nothing was lost: a cuda batch is first retried whole
     (on a fresh worker), and only a second loss bisects it. A cpu kernel's C++ does not depend on
     its batch: its batch is bisected at once."""
-    from fuzzer import plugins
-    from fuzzer.campaign import Campaign, CampaignConfig, _Round, _Stream
-    from fuzzer.exprs import Plan
-    from fuzzer.pipeline import draw_candidate
-
-    drawn = [draw_candidate(plugins.grammar_names(), Plan().to_json(), 3, i, {}) for i in range(8)]
-    survivors = [c for c in drawn if "error" not in c and "wp.overload" not in c["source"]]
-    config = CampaignConfig(backend=backend, out=tmp_path / backend, seed=3, count=100, round_size=60, oracles="none",
-                            steer=False, swarm=False)
-    campaign = Campaign(config)
-    stream = _Stream(campaign, pool=None)
-    rnd = stream.rounds[0] = _Round(0, 60, drawn=60, candidates=list(drawn), survivors=list(survivors))
-    job = campaign._compile_job(survivors)
-    stream.submit(rnd, job, stream.queue.COMPILE)
-
-    def lose(lost, status: str) -> list[list[str]]:
-        stream.queue.popleft()
-        stream.on_result(lost, {"id": lost.id, "status": status, "diagnostic": "", "current": "", "busy_seconds": 1.0})
-        retries = [stream.queue.popleft() for _ in range(len(stream.queue))]
-        for retry in retries:
-            stream.queue.push(retry, stream.queue.RETRY)
-        return retries
-
-    keys = [k["key"] for k in job.payload["kernels"]]
-    half = len(keys) // 2
-    retries = lose(job, "timeout")
+    batch = _OneBatch(tmp_path, backend)
+    keys, half = batch.keys, len(batch.keys) // 2
+    retried = batch.lose(batch.job, "timeout")
     if backend == "cuda":
-        assert [[k["key"] for k in r.payload["kernels"]] for r in retries] == [keys]
-        retries = lose(retries[0], "crashed")  # lost again: now it is the batch's
-    assert [[k["key"] for k in r.payload["kernels"]] for r in retries] == [keys[:half], keys[half:]]
-    assert not rnd.results  # nobody labelled yet: each half is built again
+        assert retried == [keys]
+        retried = batch.lose(batch.retries[0], "crashed")  # lost again: now it is the batch's
+    assert retried == [keys[:half], keys[half:]]
+    assert not batch.round.results  # nobody labelled yet: each half is built again
+
+
+@pytest.mark.parametrize("status", ["crashed", "timeout"])
+def test_a_batch_lost_in_a_kernels_oracles_is_retried_whole_before_the_kernel_is_labelled(tmp_path, status):
+    """A worker that dies (or hangs) while one kernel runs its oracles names that kernel. The loss
+    may still be the machine's (the OOM killer, a kill from outside): the batch is first retried
+    whole on a fresh worker, which then makes every record as a run without the loss would, and
+    only a second loss in that kernel labels it (and the others are built again without it)."""
+    batch = _OneBatch(tmp_path, "cpu")
+    keys, culprit = batch.keys, batch.keys[1]
+    assert batch.lose(batch.job, status, current=culprit) == [keys]
+    assert not batch.round.results
+    assert batch.lose(batch.retries[0], status, current=culprit) == [[k for k in keys if k != culprit]]
+    [label] = batch.round.results[culprit]
+    assert label["outcome"] == ("crash" if status == "crashed" else "timeout")
+    assert list(batch.round.results) == [culprit]
 
 
 def test_a_cuda_corpus_begins_with_the_records_of_a_smaller_target(warpfuzz, tmp_path):
@@ -416,3 +443,33 @@ def test_running_a_finished_campaign_again_keeps_its_stats(warpfuzz, campaign_co
     assert result.returncode == 0, result.stderr[-2000:]
     assert kept() == before
     assert result.stdout.strip().endswith(f", {stats['pairs_per_second']:.1f} pairs/s)")
+
+
+def test_a_generate_job_lost_is_drawn_again_once(tmp_path):
+    """Drawing runs no native code: a worker lost while drawing was the machine's doing (the OOM
+    killer, a kill from outside), and its indices are drawn again on another worker, so that the
+    round's candidates are those of a run without the loss. Lost twice, they are draw errors."""
+    from fuzzer.builtins import public_builtins
+    from fuzzer.campaign import Campaign, CampaignConfig, _Stream
+
+    config = CampaignConfig(backend="cpu", out=tmp_path / "cpu", seed=3, count=100, round_size=20, oracles="none",
+                            steer=False, swarm=False)
+    campaign = Campaign(config)
+    campaign.builtins = sorted(public_builtins())  # as its run() sets them
+    stream = _Stream(campaign, pool=None)
+    stream.draw(0)
+    first, *others = [stream.queue.popleft() for _ in range(len(stream.queue))]
+    rnd = stream.rounds[0]
+
+    def lose(job):
+        stream.on_result(job, {"id": job.id, "status": "crashed", "diagnostic": "worker died (SIGKILL)", "current": "",
+                               "busy_seconds": 1.0})
+        return [stream.queue.popleft() for _ in range(len(stream.queue))]
+
+    [retry] = lose(first)
+    assert retry.payload == {**first.payload, "retried": True}
+    assert retry.id in rnd.drawing and first.id not in rnd.drawing and not rnd.candidates
+    assert lose(retry) == []
+    assert [c["index"] for c in rnd.candidates] == first.payload["indices"]
+    assert all(c["error"] == "generate job crashed: worker died (SIGKILL)" for c in rnd.candidates)
+    assert rnd.drawing == {job.id for job in others}
