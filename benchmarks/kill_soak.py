@@ -56,11 +56,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.throughput import DATASET_ORACLES  # noqa: E402
 from fuzzer.errors import WarpfuzzError  # noqa: E402
+from fuzzer.pipeline import CURRENT_KERNEL_MARKER  # noqa: E402
+from fuzzer.pool import HOME_PREFIX, OWNER_FILE  # noqa: E402
 from fuzzer.shards import MANIFEST, STREAMS, read_manifest, validate_corpus  # noqa: E402
 
 KINDS = ("random", "shard", "manifest", "committed", "start")
-DATASET_ORACLES = {"cpu": "run", "cuda": "none"}  # what `make dataset` runs for each backend
 ORPHAN_DEADLINE = 120.0  # seconds for a killed campaign's workers to finish their job and exit
 RUN_DEADLINE = 3600.0  # seconds for one command to finish on its own
 
@@ -249,6 +251,17 @@ class Soak:
                 pass
         return time.monotonic() - started, alive
 
+    def check_end(self, out: Path, reference_dir: Path, reference: dict[str, list[bytes]]) -> tuple[list[str], list[str]]:
+        """Once a run has ended: the ways its corpus is not the uninterrupted run's, and what else is
+        wrong (processes still alive, anything left in the temp dir)."""
+        _, alive = self.wait_for_processes()
+        left_in_tmp, homes = self.left_in_tmp()
+        other = [f"{len(alive)} processes still alive"] if alive else []
+        if left_in_tmp or homes:
+            other.append(f"the temp dir holds {', '.join((left_in_tmp + homes)[:5])}")
+        final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest"]
+        return final, other
+
     def left_in_tmp(self) -> tuple[list[str], list[str]]:
         """What the temp dir holds once the campaign's processes are gone: what should not be there,
         and the worker homes of a killed Ray campaign (Ray kills its actors' workers with them, and
@@ -256,7 +269,7 @@ class Soak:
         names = sorted(os.listdir(self.tmpdir))
         if self.args.executor != "ray":
             return names, []
-        homes = [n for n in names if n.startswith("warpfuzz-worker")]
+        homes = [n for n in names if n.startswith(HOME_PREFIX)]
         return [n for n in names if n != "ray" and n not in homes], homes
 
 
@@ -340,14 +353,8 @@ def soak(args: argparse.Namespace, root: Path) -> int:
         print(f"resumed to the end in {seconds:.1f} s, exit {rc}")
         if rc != 0:
             problems.append(f"the last run exited {rc}:\n{s.log_tail()}")
-    gone, alive = s.wait_for_processes()
-    if alive:
-        problems.append(f"{len(alive)} processes still alive after the last run")
-    left_in_tmp, homes = s.left_in_tmp()
-    if left_in_tmp or homes:
-        problems.append(f"the temp dir holds {', '.join((left_in_tmp + homes)[:5])} after the last run")
-    final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest after the last run"]
-    problems += final
+    final, other = s.check_end(out, reference_dir, reference)
+    problems += [f"after the last run: {p}" for p in other] + final
     identical = not final
     if identical:
         print(f"the resumed corpus: {len(reference['records'])} records and {len(reference['failures'])} failures, "
@@ -403,12 +410,8 @@ def kill_workers(s: Soak, out: Path, reference_dir: Path, reference: dict[str, l
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     problems = [] if proc.returncode == 0 else [f"the run with killed workers exited {proc.returncode}:\n{s.log_tail()}"]
-    gone, alive = s.wait_for_processes()
-    left_in_tmp, homes = s.left_in_tmp()
-    if alive or left_in_tmp or homes:
-        problems.append(f"after the run with killed workers: {len(alive)} processes alive, temp dir holds "
-                        f"{', '.join((left_in_tmp + homes)[:5]) or 'nothing'}")
-    final = check_finished(out, reference_dir, reference) if (out / MANIFEST).exists() else ["no manifest"]
+    final, other = s.check_end(out, reference_dir, reference)
+    problems += [f"after the run with killed workers: {p}" for p in other]
     print(f"the run with {kills} workers killed: {time.monotonic() - started:.1f} s, exit {proc.returncode}; "
           + ("byte for byte the uninterrupted run's" if not final else "NOT the uninterrupted run's"))
     return kills, problems + [f"with killed workers: {p}" for p in final]
@@ -418,10 +421,10 @@ def _workers_in_oracles(tmpdir: Path) -> dict[int, str]:
     """The workers running a kernel's oracles now: the kernel each one's marker names, by pid (the
     first line of its home's owner file)."""
     found = {}
-    for home in tmpdir.glob("warpfuzz-worker*"):
+    for home in tmpdir.glob(HOME_PREFIX + "*"):
         try:
-            kernel = (home / "current-kernel").read_text().strip()
-            pid = int((home / "owner").read_text().split()[0])
+            kernel = (home / CURRENT_KERNEL_MARKER).read_text().strip()
+            pid = int((home / OWNER_FILE).read_text().split()[0])
         except (OSError, ValueError, IndexError):
             continue
         if kernel:

@@ -637,19 +637,15 @@ class _Stream:
             culprit = [k for k in kernels if k["key"] == result.get("current")]
             rest = [k for k in kernels if k["key"] != result.get("current")]
             retried_whole = job.payload.get("retried_whole", False)
-            if culprit and not retried_whole:
-                # the worker died in this kernel's oracles: the batch whole once more, on a fresh
-                # worker, before the kernel is labelled, so that a loss that was the machine's (the
-                # OOM killer, a kill from outside) and not the kernel's changes no record
+            if not retried_whole and (culprit or (len(kernels) > 1 and c.segment)):
+                # the batch whole once more, on a fresh worker, so that a loss that was the machine's
+                # (the OOM killer, a kill from outside, load) changes no record: before the kernel
+                # whose oracles it died in is labelled, or, where the batch decides its kernels' IR
+                # (cuda's PTX), before it is bisected
                 parts, retried_whole = [kernels], True
-            elif culprit:  # again in this kernel's: label it, retry the others
+            elif culprit:  # again in this kernel's oracles: label it, retry the others
                 rnd.results[culprit[0]["key"]] = [c._lost(culprit[0], result)]
                 parts = [rest] if rest else []
-            elif len(kernels) > 1 and c.segment and not retried_whole:
-                # it died compiling, and the batch decides its kernels' IR: the batch whole once
-                # more, on a fresh worker, so that a loss that was the machine's (load, memory) and
-                # not the batch's leaves every batch-mate, and the IR, as in a run without it
-                parts, retried_whole = [kernels], True
             elif len(kernels) > 1:  # it died compiling: bisect
                 parts = [kernels[: len(kernels) // 2], kernels[len(kernels) // 2 :]]
             else:

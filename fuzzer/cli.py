@@ -421,9 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warpfuzz: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Terminated) as exc:
-        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        what, status = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
         print(f"warpfuzz: {what}; committed records are kept, run the same command to resume", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return status
     except BrokenPipeError:  # the reader went away (`warpfuzz stats DIR | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit
         return 141
