@@ -28,10 +28,11 @@ are, byte for byte, the uninterrupted run's, with its settings, and no temp file
 left. The uninterrupted run is made first, with the same settings, unless ``--reference`` names one.
 
 With ``--worker-kills N`` it then runs the campaign once more, to its end, SIGKILLing one of its
-workers (as the OOM killer would) N times, 25 to 35 s apart, and that corpus too must be the
-uninterrupted run's: a job lost while drawing is drawn again, one lost while compiling is
-bisected (cpu) or retried whole (cuda), and one lost in a kernel's oracles is retried whole
-before the kernel is labelled.
+workers (as the OOM killer would) N times, 5 to 15 s apart, in turn: a random worker; one running a
+kernel's oracles; the one running that same kernel's oracles again, in its batch's retry. That
+corpus too must be the uninterrupted run's: a job whose worker is SIGKILLed from outside runs
+again, whole, up to three times (``fuzzer.campaign.OUTSIDE_LOSSES``) before the usual rules (draw
+again once, bisect, retry whole once, label) count the loss.
 
 The last line: ``RESULT backend=<b> kills=<n> random=<n> shard=<n> manifest=<n> committed=<n>
 start=<n> [worker_kills=<n>] identical=<yes|no> problems=<n>`` (a count for each kind ``--kinds``
@@ -65,6 +66,7 @@ from fuzzer.shards import MANIFEST, STREAMS, read_manifest, validate_corpus  # n
 KINDS = ("random", "shard", "manifest", "committed", "start")
 ORPHAN_DEADLINE = 120.0  # seconds for a killed campaign's workers to finish their job and exit
 RUN_DEADLINE = 3600.0  # seconds for one command to finish on its own
+RETRY_WAIT = 90.0  # seconds a worker kill waits for a killed batch's retry to reach the same kernel
 
 
 # -- what a corpus holds ----------------------------------------------------------------------------
@@ -375,36 +377,48 @@ def soak(args: argparse.Namespace, root: Path) -> int:
 
 def kill_workers(s: Soak, out: Path, reference_dir: Path, reference: dict[str, list[bytes]], rng: random.Random) -> tuple[int, list[str]]:
     """Run the campaign once more, to its end, while SIGKILLing one of its workers (as the OOM killer
-    would) up to ``--worker-kills`` times, 25 to 35 s apart (so that a lost job's retry is not lost
-    too: a second loss is the job's own, and labels it); the corpus must still be the uninterrupted
-    run's. The number of workers killed, and the problems."""
+    would) up to ``--worker-kills`` times, 5 to 15 s apart, at moments of three kinds in turn: a
+    random worker; a worker running a kernel's oracles; and, as soon as its batch's retry reaches
+    that kernel's oracles again, the worker running them (the same kernel lost twice in a row, which
+    used to label it). The corpus must still be the uninterrupted run's. The number of workers
+    killed, and the problems."""
     started = time.monotonic()
     proc = s.start(out)
-    kills = 0
+    kills = turns = 0  # workers killed; kills tried (a turn of the third kind may find no victim)
     next_at = rng.uniform(3.0, 10.0)
+    again = ""  # the kernel whose oracles the last kill landed in: the next kill waits for its retry
+    killed: set[int] = set()  # a killed worker's home (and marker) stays until its pool notices
     try:
         while proc.poll() is None:
             now = time.monotonic() - started
-            # every other kill waits for a worker running a kernel's oracles (its marker names it)
-            in_oracles = kills % 2 == 1
-            if kills < s.args.worker_kills and now >= next_at:
-                if in_oracles:
-                    victims = _workers_in_oracles(s.tmpdir)
-                else:
+            kind = ("random", "oracles", "again")[turns % 3]
+            if turns < s.args.worker_kills and kind == "again" and now > next_at + RETRY_WAIT:
+                turns += 1  # the retry never reached that kernel's oracles again in time: go on
+                print(f"no worker kill at {now:5.1f} s: no retry reached the oracles of {again[:12]} within {RETRY_WAIT:.0f} s")
+                next_at = now
+                continue
+            if turns < s.args.worker_kills and now >= next_at:
+                if kind == "random":
                     victims = {pid: "" for pid in processes_of(s.tmpdir) if _is_worker(pid)}
+                else:
+                    victims = {pid: k for pid, k in _workers_in_oracles(s.tmpdir).items() if kind == "oracles" or k == again}
+                victims = {pid: k for pid, k in victims.items() if pid not in killed}
                 if victims:
                     pid = rng.choice(sorted(victims))
                     try:
                         os.kill(pid, signal.SIGKILL)
-                        kills += 1
-                        where = f"in the oracles of kernel {victims[pid][:12]}" if in_oracles else "at a random moment"
-                        print(f"worker kill {kills} at {now:5.1f} s: pid {pid}, {where}")
+                        kills, turns = kills + 1, turns + 1
+                        killed.add(pid)
+                        again = victims[pid] if kind == "oracles" else ""
+                        where = {"random": "at a random moment", "oracles": "in the oracles of kernel",
+                                 "again": "in the oracles of the same kernel, in its batch's retry"}[kind]
+                        print(f"worker kill {kills} at {now:5.1f} s: pid {pid}, {where} {victims[pid][:12]}".rstrip())
                     except ProcessLookupError:
                         pass
-                    next_at = now + rng.uniform(25.0, 35.0)
+                    next_at = now + (0.0 if kind == "oracles" else rng.uniform(5.0, 15.0))
             if now > RUN_DEADLINE:
                 os.killpg(proc.pid, signal.SIGKILL)
-            time.sleep(0.0005 if in_oracles and now >= next_at else 0.05)
+            time.sleep(0.0005 if kind != "random" and now >= next_at else 0.05)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -458,7 +472,7 @@ def main(argv=None) -> int:
     parser.add_argument("--oracles", default=None, help="the campaign's --oracles (default: what make dataset runs)")
     parser.add_argument("--kills", type=int, default=15, help="kills before the command may run to its end")
     parser.add_argument("--worker-kills", type=int, default=0,
-                        help="then run the campaign once more, SIGKILLing a worker this many times, 25-35 s apart")
+                        help="then run the campaign once more, SIGKILLing a worker this many times, 5-15 s apart")
     parser.add_argument("--kinds", type=_kinds, default=KINDS, help=f"the moments to kill at, in turn (default: {','.join(KINDS)})")
     parser.add_argument("--kill-seed", type=int, default=0, help="seed of the random moments")
     parser.add_argument("--reference", type=Path, default=None,

@@ -21,7 +21,7 @@ from fuzzer import outcomes, plugins
 from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
 from fuzzer.features import features
-from fuzzer.pool import Job
+from fuzzer.pool import Job, lost_from_outside
 from fuzzer.record import record_id
 from fuzzer.shards import CorpusWriter, atomic_write, check_shards, iter_records
 from fuzzer.splits import split_for
@@ -38,6 +38,10 @@ COMPILE_BUDGET = 400.0  # seconds a batch's native build may take before its wor
 # `oversized` before its native build: no use to a model's context, and unrolled loops make a few
 # of them cost NVRTC minutes (0: no limit)
 MAX_IR_KB = 256
+# a job whose worker is killed from outside (see ``fuzzer.pool.lost_from_outside``) runs again, whole,
+# up to this many times before a loss counts against its kernels or its draw: an operator's or the
+# OOM killer's kills change no record, and a kernel that takes all the memory is still labelled
+OUTSIDE_LOSSES = 3
 
 
 @dataclass
@@ -608,6 +612,13 @@ class _Stream:
         self.owner[job.id] = rnd.index
         self.queue.push(job, priority)
 
+    def requeue(self, rnd: _Round, payload: dict, timeout: float) -> None:
+        """Queue a lost job's work again (``payload``), first of all waiting jobs."""
+        retry = Job(id=next(_job_ids), payload=payload, timeout=timeout)
+        (rnd.drawing if payload["op"] == "generate" else rnd.compiling).add(retry.id)
+        self.owner[retry.id] = rnd.index
+        self.queue.push(retry, self.queue.RETRY)
+
     # -- results ----------------------------------------------------------------------------------
     def on_result(self, job: Job, result: dict) -> None:
         c = self.campaign
@@ -616,19 +627,22 @@ class _Stream:
         rnd = self.rounds.get(self.owner.pop(job.id, None))
         if rnd is None:
             return
+        (rnd.drawing if op == "generate" else rnd.compiling).discard(job.id)
+        outside = job.payload.get("outside_losses", 0)
+        if lost_from_outside(result) and outside < OUTSIDE_LOSSES:
+            # killed from outside (the OOM killer, an operator): the same job again, on a fresh worker,
+            # before the rules below take a loss as its kernels' or its draw's doing
+            self.requeue(rnd, {**job.payload, "outside_losses": outside + 1}, job.timeout)
+            return
         if op == "generate":
-            rnd.drawing.discard(job.id)
             if result.get("status") in ("crashed", "timeout") and not job.payload.get("retried"):
-                # drawing runs no native code: a worker lost while drawing is the machine's doing (the
-                # OOM killer, a kill from outside), and the same indices are drawn again elsewhere
-                retry = Job(id=next(_job_ids), payload={**job.payload, "retried": True}, timeout=job.timeout)
-                rnd.drawing.add(retry.id)
-                self.owner[retry.id] = rnd.index
-                self.queue.push(retry, self.queue.RETRY)
+                # drawing runs no native code: a worker lost while drawing is the machine's doing
+                # (a hang or a crash that is not a SIGKILL included), and the same indices are drawn
+                # again elsewhere
+                self.requeue(rnd, {**job.payload, "retried": True}, job.timeout)
                 return
             rnd.candidates.extend(c._candidates_of(job, result))
             return
-        rnd.compiling.discard(job.id)
         kernels = job.payload["kernels"]
         if result.get("status") == "ok":
             for r in result["results"]:
@@ -652,9 +666,7 @@ class _Stream:
                 rnd.results[kernels[0]["key"]] = [c._lost(kernels[0], result)]
                 parts = []
             for part in parts:
-                payload = {**job.payload, "kernels": part, "retried_whole": retried_whole}
-                retry = Job(id=next(_job_ids), payload=payload, timeout=c._job_timeout(len(part)))
-                self.submit(rnd, retry, self.queue.RETRY)
+                self.requeue(rnd, {**job.payload, "kernels": part, "retried_whole": retried_whole}, c._job_timeout(len(part)))
         else:
             for k in kernels:
                 rnd.results[k["key"]] = [c._lost(k, result)]

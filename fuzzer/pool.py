@@ -327,6 +327,15 @@ class LocalPool:
         idle.append(fresh)
 
 
+def lost_from_outside(result: dict) -> bool:
+    """Whether a job's worker was ended by something other than the job: a SIGKILL the pool did not
+    send (its own kills, on a timeout, report ``timeout``): the kernel OOM killer, an operator, a
+    batch system; or a Ray actor lost with its node. A kernel's own faults end its worker with
+    SIGSEGV, SIGFPE, SIGABRT or SIGBUS, or run past the timeout. (A job that takes all the memory
+    is killed by the OOM killer too: the caller bounds how often such a loss is forgiven.)"""
+    return result.get("status") == "crashed" and (result.get("signal") == "SIGKILL" or bool(result.get("actor_lost")))
+
+
 def _crash_result(job: Job, returncode: int, log_tail: str) -> dict:
     sig = -returncode if returncode < 0 else None
     name = signal.Signals(sig).name if sig else None

@@ -149,7 +149,7 @@ class RayPool:
             try:
                 result = ray.get(done)
             except ray.exceptions.RayActorError as exc:
-                result = {"id": job.id, "status": "crashed", "signal": None, "returncode": None,
+                result = {"id": job.id, "status": "crashed", "signal": None, "returncode": None, "actor_lost": True,
                           "diagnostic": f"Ray worker lost: {_first_line(exc)}", "current": "",
                           "busy_seconds": round(time.monotonic() - sent, 3)}
                 actor = self._replace(actor)

@@ -312,12 +312,14 @@ class _OneBatch:
         self.stream.submit(self.round, self.job, self.stream.queue.COMPILE)
         self.keys = [k["key"] for k in self.job.payload["kernels"]]
 
-    def lose(self, lost, status: str, current: str = "") -> list:
-        """Report ``lost`` as lost (``current``: the kernel whose oracles were running); the jobs
-        the campaign queues again, each as its list of kernel keys."""
+    def lose(self, lost, status: str, current: str = "", **how) -> list:
+        """Report ``lost`` as lost (``current``: the kernel whose oracles were running; ``how``: the
+        result's ``signal`` and the like); the jobs the campaign queues again, each as its list of
+        kernel keys."""
         queue = self.stream.queue
         queue.popleft()
-        self.stream.on_result(lost, {"id": lost.id, "status": status, "diagnostic": "", "current": current, "busy_seconds": 1.0})
+        self.stream.on_result(lost, {"id": lost.id, "status": status, "diagnostic": "", "current": current, "busy_seconds": 1.0}
+                              | how)
         retries = [queue.popleft() for _ in range(len(queue))]
         for retry in retries:
             queue.push(retry, queue.RETRY)
@@ -356,6 +358,32 @@ def test_a_batch_lost_in_a_kernels_oracles_is_retried_whole_before_the_kernel_is
     [label] = batch.round.results[culprit]
     assert label["outcome"] == ("crash" if status == "crashed" else "timeout")
     assert list(batch.round.results) == [culprit]
+
+
+@pytest.mark.parametrize("how", [{"signal": "SIGKILL"}, {"signal": None, "actor_lost": True}], ids=["sigkill", "ray-actor"])
+def test_a_batch_killed_from_outside_runs_again_whole_before_any_loss_counts(tmp_path, how):
+    """A worker SIGKILLed by something other than the pool (the OOM killer, an operator), or a Ray
+    actor lost with its node, says nothing about the batch: the same job runs again, whole, up to
+    OUTSIDE_LOSSES times, even while a kernel runs its oracles; only then do the usual rules apply
+    (one more whole run, then that kernel is labelled), so a kernel that takes all the memory is
+    still labelled in the end. A SIGSEGV in the oracles counts at once."""
+    from fuzzer.campaign import OUTSIDE_LOSSES
+
+    batch = _OneBatch(tmp_path, "cpu")
+    keys, culprit = batch.keys, batch.keys[1]
+    job = batch.job
+    for n in range(1, OUTSIDE_LOSSES + 1):
+        assert batch.lose(job, "crashed", current=culprit if n % 2 else "", **how) == [keys]
+        [job] = batch.retries
+        assert job.payload["outside_losses"] == n and not job.payload.get("retried_whole")
+        assert not batch.round.results
+    assert batch.lose(job, "crashed", current=culprit, **how) == [keys]  # the usual rule: whole once more
+    assert batch.lose(batch.retries[0], "crashed", current=culprit, **how) == [[k for k in keys if k != culprit]]
+    assert [r["outcome"] for r in batch.round.results[culprit]] == ["crash"]
+
+    segv = _OneBatch(tmp_path / "segv", "cpu")
+    assert segv.lose(segv.job, "crashed", current=culprit, signal="SIGSEGV") == [keys]
+    assert segv.retries[0].payload["retried_whole"] and "outside_losses" not in segv.retries[0].payload
 
 
 def test_a_cuda_corpus_begins_with_the_records_of_a_smaller_target(warpfuzz, tmp_path):
@@ -448,9 +476,10 @@ def test_running_a_finished_campaign_again_keeps_its_stats(warpfuzz, campaign_co
 def test_a_generate_job_lost_is_drawn_again_once(tmp_path):
     """Drawing runs no native code: a worker lost while drawing was the machine's doing (the OOM
     killer, a kill from outside), and its indices are drawn again on another worker, so that the
-    round's candidates are those of a run without the loss. Lost twice, they are draw errors."""
+    round's candidates are those of a run without the loss: up to OUTSIDE_LOSSES times when the
+    worker was SIGKILLed from outside, then once more for any loss. Lost again, they are draw errors."""
     from fuzzer.builtins import public_builtins
-    from fuzzer.campaign import Campaign, CampaignConfig, _Stream
+    from fuzzer.campaign import OUTSIDE_LOSSES, Campaign, CampaignConfig, _Stream
 
     config = CampaignConfig(backend="cpu", out=tmp_path / "cpu", seed=3, count=100, round_size=20, oracles="none",
                             steer=False, swarm=False)
@@ -461,15 +490,20 @@ def test_a_generate_job_lost_is_drawn_again_once(tmp_path):
     first, *others = [stream.queue.popleft() for _ in range(len(stream.queue))]
     rnd = stream.rounds[0]
 
-    def lose(job):
-        stream.on_result(job, {"id": job.id, "status": "crashed", "diagnostic": "worker died (SIGKILL)", "current": "",
-                               "busy_seconds": 1.0})
+    def lose(job, **how):
+        stream.on_result(job, {"id": job.id, "status": "crashed", "diagnostic": "worker died (SIGSEGV)", "current": "",
+                               "busy_seconds": 1.0} | how)
         return [stream.queue.popleft() for _ in range(len(stream.queue))]
 
+    original = first.payload
+    for n in range(1, OUTSIDE_LOSSES + 1):  # SIGKILLed from outside: the same job again, that many times
+        [first] = lose(first, signal="SIGKILL")
+        assert first.payload == {**original, "outside_losses": n}
+        assert first.id in rnd.drawing and not rnd.candidates
     [retry] = lose(first)
     assert retry.payload == {**first.payload, "retried": True}
     assert retry.id in rnd.drawing and first.id not in rnd.drawing and not rnd.candidates
     assert lose(retry) == []
     assert [c["index"] for c in rnd.candidates] == first.payload["indices"]
-    assert all(c["error"] == "generate job crashed: worker died (SIGKILL)" for c in rnd.candidates)
+    assert all(c["error"] == "generate job crashed: worker died (SIGSEGV)" for c in rnd.candidates)
     assert rnd.drawing == {job.id for job in others}

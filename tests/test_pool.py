@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from fuzzer.pool import Job, JobQueue, LocalPool, process_identity, remove_stale_homes
+from fuzzer.pool import Job, JobQueue, LocalPool, lost_from_outside, process_identity, remove_stale_homes
 from support import REPO
 
 
@@ -56,7 +56,8 @@ def test_a_job_the_caller_adds_while_handling_a_result_still_runs(pool):
 
 def test_every_result_says_how_long_its_job_held_the_worker(pool):
     """``busy_seconds`` (what ``stats.json`` adds up per kind of job) comes with every result: a
-    result the worker sent, one whose worker was killed under it and one that timed out."""
+    result the worker sent, one whose worker was killed under it and one that timed out. Only the
+    kill from outside reads as one (the pool's own kill of the worker that timed out does not)."""
     import os
     import signal
     import time
@@ -80,6 +81,7 @@ def test_every_result_says_how_long_its_job_held_the_worker(pool):
             time.sleep(0.5)
             os.kill(pool._workers[0].proc.pid, signal.SIGKILL)
     assert [results[i]["status"] for i in range(3)] == ["error", "crashed", "timeout"]
+    assert [lost_from_outside(results[i]) for i in range(3)] == [False, True, False]
     assert results[0]["busy_seconds"] >= results[0]["seconds"]  # the worker's own clock: its handler alone
     assert results[1]["busy_seconds"] >= 0.5
     assert 1.5 <= results[2]["busy_seconds"] < 10
