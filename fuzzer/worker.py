@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 
@@ -92,6 +93,7 @@ def replay(job: dict, home: str) -> dict:
 def main(argv: list[str]) -> None:
     """Serve jobs until stdin closes, then remove the worker's home and exit (status 0)."""
     home = argv[0]
+    threading.Thread(target=_watch_coordinator, args=(home, os.getppid()), name="watch-coordinator", daemon=True).start()
     try:
         serve(home)
     finally:
@@ -99,10 +101,32 @@ def main(argv: list[str]) -> None:
         # temp files included (TMPDIR is inside its home), even when no coordinator is left to
         # remove them
         shutil.rmtree(home, ignore_errors=True)
+    _exit()
+
+
+def _exit() -> None:
     # no interpreter shutdown: Warp's and NVRTC's exit-time cleanups would look for temp files
     # just removed, and with Warp loaded a normal exit takes most of a second
     sys.stderr.flush()
     os._exit(0)
+
+
+def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25) -> None:
+    """End this worker as soon as its coordinator is gone (``kill -9``, a crash), in the middle of a
+    job too: the channel's end is seen only between jobs, and a job can hold the worker for seconds
+    (a batch's native build) or minutes (one kernel's NVRTC compile), spending a core the resumed
+    campaign needs. A dead coordinator's worker is re-parented, so its parent pid changes. The
+    clang or NVRTC call holding the main thread releases the GIL, so this thread runs meanwhile.
+    The home is renamed first, so the job's later writes into it fail rather than recreate it."""
+    while os.getppid() == coordinator:
+        time.sleep(interval)
+    gone = f"{home}.gone-{os.getpid()}"
+    try:
+        os.rename(home, gone)
+    except OSError:
+        gone = home
+    shutil.rmtree(gone, ignore_errors=True)
+    _exit()
 
 
 def serve(home: str) -> None:

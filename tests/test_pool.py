@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +173,52 @@ def test_a_worker_home_names_its_worker_and_its_pool(pool):
     worker = pool._workers[0]
     with open(os.path.join(worker.home, "owner"), encoding="utf-8") as f:
         assert f.read().splitlines() == [process_identity(worker.proc.pid), process_identity(os.getpid())]
+
+
+def test_a_worker_whose_coordinator_is_killed_stops_in_the_middle_of_its_job(tmp_path):
+    """``kill -9`` of a campaign: its workers see their channel close only between jobs, and a job
+    can hold one for seconds (a batch's native build) or minutes. Each worker watches its
+    coordinator and, once it is gone, removes its home and exits at once, mid-job: here a drawing
+    job of 3,000 kernels (about a minute of work) is cut short within seconds."""
+    from fuzzer import plugins
+    from fuzzer.exprs import Plan
+
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    payload = {"op": "generate", "grammars": plugins.grammar_names(), "plan": Plan().to_json(), "seed": 0, "indices": list(range(3000))}
+    script = ("import json, sys\nfrom fuzzer.pool import Job, LocalPool\npool = LocalPool(1)\npool.start()\n"
+              "print(pool._workers[0].proc.pid, flush=True)\n"
+              f"for job, result in pool.map([Job(id=1, payload=json.loads({json.dumps(payload)!r}), timeout=600)]):\n"
+              "    print(result['status'], flush=True)\n")
+    coordinator = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        worker = int(coordinator.stdout.readline())
+        [home] = [p for p in tmp_path.iterdir() if p.name.startswith("warpfuzz-worker")]
+        for _ in range(600):  # until the worker is drawing (its first draws import what drawing needs)
+            if _cpu_seconds(worker) > 3.0:
+                break
+            time.sleep(0.05)
+        coordinator.kill()
+        coordinator.wait()
+        killed = time.monotonic()
+        while process_identity(worker) is not None and time.monotonic() - killed < 20:
+            time.sleep(0.05)
+        assert process_identity(worker) is None, "the worker went on with its job"
+        assert time.monotonic() - killed < 10
+        assert not home.exists() and not list(tmp_path.iterdir())
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+        if worker is not None and process_identity(worker) is not None:
+            os.kill(worker, signal.SIGKILL)
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_the_home_of_a_worker_killed_with_its_pool_goes_when_a_pool_starts(tmp_path):
