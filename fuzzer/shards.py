@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from fuzzer.errors import WarpfuzzError
+from fuzzer.interrupts import signals_held
 from fuzzer.record import dumps, validate_record
 
 MANIFEST = "manifest.json"
@@ -38,18 +39,19 @@ def _fsync_dir(path: Path):
 
 def atomic_write(path: Path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with signals_held():  # a Ctrl-C or SIGTERM in mkstemp, before ``tmp`` is known, left the temp file
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
     _fsync_dir(path.parent)
 
 

@@ -100,15 +100,25 @@ def main(argv: list[str]) -> None:
         # the coordinator closed the channel (or is gone): nothing of this worker's outlives it, its
         # temp files included (TMPDIR is inside its home), even when no coordinator is left to
         # remove them
-        shutil.rmtree(home, ignore_errors=True)
-    _exit()
+        _end(home)
 
 
-def _exit() -> None:
+# held by whichever of the main thread (the channel closed) and the coordinator watch ends the
+# worker: the other must not exit the process while this one is still removing the home
+_ending = threading.Lock()
+
+
+def _end(home: str) -> None:
+    """Remove the worker's home and exit: the main thread's end, between jobs."""
+    _ending.acquire()  # never released: the process ends here
+    shutil.rmtree(home, ignore_errors=True)
     # no interpreter shutdown: Warp's and NVRTC's exit-time cleanups would look for temp files
     # just removed, and with Warp loaded a normal exit takes most of a second
     sys.stderr.flush()
     os._exit(0)
+
+
+_REMOVE = "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)"
 
 
 def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25) -> None:
@@ -117,16 +127,20 @@ def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25) -> N
     (a batch's native build) or minutes (one kernel's NVRTC compile), spending a core the resumed
     campaign needs. A dead coordinator's worker is re-parented, so its parent pid changes. The
     clang or NVRTC call holding the main thread releases the GIL, so this thread runs meanwhile.
-    The home is renamed first, so the job's later writes into it fail rather than recreate it."""
+
+    The job must stop before the home goes: removed from here, the main thread (which runs
+    between the removal's steps) recreated directories in it (Warp's kernel cache ``makedirs``),
+    and the home outlived the worker. So this thread replaces the process (``exec`` ends every
+    thread at once) with a Python that only removes the home."""
     while os.getppid() == coordinator:
         time.sleep(interval)
-    gone = f"{home}.gone-{os.getpid()}"
+    _ending.acquire()  # the main thread may be ending the worker already: it then exits first
+    sys.stderr.flush()
     try:
-        os.rename(home, gone)
-    except OSError:
-        gone = home
-    shutil.rmtree(gone, ignore_errors=True)
-    _exit()
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _REMOVE, home])
+    except OSError:  # no interpreter to exec: remove it from here
+        shutil.rmtree(home, ignore_errors=True)
+        os._exit(0)
 
 
 def serve(home: str) -> None:

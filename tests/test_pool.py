@@ -213,6 +213,64 @@ def test_a_worker_whose_coordinator_is_killed_stops_in_the_middle_of_its_job(tmp
             os.kill(worker, signal.SIGKILL)
 
 
+def test_a_worker_ended_by_its_coordinator_watch_leaves_no_home_though_its_job_writes_on(tmp_path):
+    """The coordinator watch ends a worker in the middle of a job, and the job's thread runs on
+    between the steps of any removal done beside it: Warp's kernel cache ``makedirs`` recreated
+    the home (seen once in the suite: a killed campaign's ``warpfuzz-worker2-*`` left behind).
+    Here the main thread writes into its home without end while the watch finds its coordinator
+    gone: the process must end with the home removed."""
+    home = tmp_path / "warpfuzz-worker1-test"
+    home.mkdir()
+    script = """
+import os, sys, threading, time
+from fuzzer import worker
+
+home = sys.argv[1]
+threading.Timer(0.2, worker._watch_coordinator, args=(home, -1)).start()  # -1: not its parent
+i = 0
+while True:  # a job that writes into the home's kernel cache
+    os.makedirs(os.path.join(home, "kernel-cache", f"wp_{i % 50}"), exist_ok=True)
+    with open(os.path.join(home, "kernel-cache", f"wp_{i % 50}", "module.cpp"), "w") as f:
+        f.write("x" * 4096)
+    i += 1
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(home)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_a_pool_stops_its_workers_waits_until_all_are_stopped(tmp_path):
+    """Ctrl-C or SIGTERM raises wherever the coordinator is. Raised while a finished campaign
+    stopped its workers, it left the rest running and a stopped worker's home behind (seen once in
+    the suite). Here a Ctrl-C arrives as the pool starts stopping its first worker: it is raised
+    only once both workers are stopped and their homes removed."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    script = """
+import json, os, signal
+from fuzzer import pool as P
+
+pool = P.LocalPool(2)
+pool.start()
+workers = [(w.home, w.proc.pid) for w in pool._workers]
+stop = P._Worker.kill
+def kill(self):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the pool stops a worker
+    stop(self)
+P._Worker.kill = kill
+try:
+    pool.close()
+    raised = False
+except KeyboardInterrupt:
+    raised = True
+print(json.dumps({"raised": raised, "homes": [os.path.exists(h) for h, _ in workers],
+                  "alive": [P.process_identity(pid) is not None for _, pid in workers]}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"raised": True, "homes": [False, False], "alive": [False, False]}
+    assert list(tmp_path.iterdir()) == []
+
+
 def _cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
