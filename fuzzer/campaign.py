@@ -468,6 +468,10 @@ class _Round:
     def full(self) -> bool:
         return self.drawn == self.size
 
+    def in_flight(self, op: str) -> set:
+        """The round's jobs of kind ``op`` not back yet."""
+        return self.drawing if op == "generate" else self.compiling
+
 
 class _Stream:
     """Runs the campaign's jobs on the pool with no barrier between rounds.
@@ -615,7 +619,7 @@ class _Stream:
     def requeue(self, rnd: _Round, payload: dict, timeout: float) -> None:
         """Queue a lost job's work again (``payload``), first of all waiting jobs."""
         retry = Job(id=next(_job_ids), payload=payload, timeout=timeout)
-        (rnd.drawing if payload["op"] == "generate" else rnd.compiling).add(retry.id)
+        rnd.in_flight(payload["op"]).add(retry.id)
         self.owner[retry.id] = rnd.index
         self.queue.push(retry, self.queue.RETRY)
 
@@ -627,7 +631,7 @@ class _Stream:
         rnd = self.rounds.get(self.owner.pop(job.id, None))
         if rnd is None:
             return
-        (rnd.drawing if op == "generate" else rnd.compiling).discard(job.id)
+        rnd.in_flight(op).discard(job.id)
         outside = job.payload.get("outside_losses", 0)
         if lost_from_outside(result) and outside < OUTSIDE_LOSSES:
             # killed from outside (the OOM killer, an operator): the same job again, on a fresh worker,

@@ -194,10 +194,10 @@ class _Worker:
 
     def stop(self):
         if self.proc.poll() is None:
+            self.close_channel()
             try:
-                self.proc.stdin.close()
                 self.proc.wait(timeout=10)
-            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+            except subprocess.TimeoutExpired:
                 pass
         self.kill()
 
