@@ -22,12 +22,14 @@ import numpy as np
 
 from fuzzer.inputs import LaunchInputs, UnsupportedKernel, synthesize
 from fuzzer.outcomes import (
+    CRASH,
     GRAD_MISMATCH,
     MISMATCH,
     NAN_INF,
     OK,
     SKIPPED,
     classify_exception,
+    loses_cuda_context,
     signature,
     where_in_warp,
 )
@@ -42,7 +44,10 @@ DEBUG_RTOL, DEBUG_ATOL = 1e-4, 1e-5  # -O0 vs optimized: only contraction/reasso
 CUDA_RTOL, CUDA_ATOL = 1e-3, 1e-4  # different libm on the device
 # the builds of a module other oracles launch (``module_variant``): options, cache folder
 DEBUG_VARIANT = ({"mode": "debug"}, "debug-mode")
-CUDA_VARIANT = ({"fuse_fp": False}, "no-contraction")  # the cuda oracle's GPU build
+# the cuda oracle's GPU build: no FMA contraction, and built for the block size it is launched with
+# (see ``cuda_oracle``); 256 is Warp's default for a CUDA launch
+CUDA_BLOCK_DIM = 256
+CUDA_VARIANT = ({"fuse_fp": False, "block_dim": CUDA_BLOCK_DIM}, "no-contraction")
 
 
 @dataclass
@@ -61,6 +66,9 @@ class OracleReport:
     diagnostic: str = ""
     details: dict = field(default_factory=dict)  # oracle name -> OracleResult.as_dict(), JSON-ready
     signature: str = ""
+    # a launch lost the process's CUDA context: the kernel is labelled ``crash``, and nothing else can
+    # be judged in this process (``fuzzer.pipeline`` ends the worker)
+    device_lost: bool = False
 
 
 def run_oracles(kernel, *, oracles=frozenset({"run"}), hints=None, seed: int = 0) -> OracleReport:
@@ -83,6 +91,8 @@ def run_oracles(kernel, *, oracles=frozenset({"run"}), hints=None, seed: int = 0
         except Exception as exc:
             exc = _recorded_build_error(kernel, exc)
             label, exc_type, message = classify_exception(exc, name)
+            if loses_cuda_context(message):  # the GPU's segmentation fault, not a rejection
+                label, report.device_lost = CRASH, True
             result = OracleResult(label, f"{exc_type}: {message}", signature(label, exc_type, message, where_in_warp(exc)))
             raised = True
         report.details[name] = result.as_dict()
@@ -101,12 +111,13 @@ def _recorded_build_error(kernel, exc: Exception) -> Exception:
     return exc
 
 
-def launch_outputs(kernel, inputs: LaunchInputs, device: str = "cpu", overrides: dict | None = None) -> dict:
+def launch_outputs(kernel, inputs: LaunchInputs, device: str = "cpu", overrides: dict | None = None,
+                   block_dim: int | None = None) -> dict:
     """Launch once on fresh arguments and return the output arrays' values by name."""
     import warp as wp
 
     args = inputs.materialize(device, overrides=overrides)
-    wp.launch(kernel, dim=inputs.dim, inputs=[args[a.name] for a in inputs.args], device=device)
+    wp.launch(kernel, dim=inputs.dim, inputs=[args[a.name] for a in inputs.args], device=device, block_dim=block_dim)
     wp.synchronize_device(device)
     return {a.name: args[a.name].numpy() for a in inputs.outputs}
 
@@ -256,7 +267,16 @@ def cuda_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
     NVRTC does by default, and a fused multiply-add rounds once instead of twice, so wherever a
     result is sensitive to one rounding the two differ by design. On an H200, a drawn kernel whose
     ``curlnoise`` samples seven octaves at an input-dependent lacunarity differed from the CPU by
-    up to 6e6 with fusion (a ``mismatch`` for one seed of three) and not at all without."""
+    up to 6e6 with fusion (a ``mismatch`` for one seed of three) and not at all without.
+
+    The GPU build is made for ``CUDA_BLOCK_DIM`` and launched with it. The pipeline prepares a
+    module for the CPU (``block_dim`` 1) and builds this variant before the launch; a fixed-name
+    (``strip_hash``) binary's file names do not say which block size it was built for, and Warp
+    1.19 loads a cached one for a launch of any other. A build for 1 thread (4 bytes of shared
+    memory for Warp's tile allocator, 1,024 for 256) launched with 256 threads per block wrote past
+    its shared memory: on an H200, kernels with no indexing but ``a[tid]`` and ``out[tid]`` failed
+    the oracle with ``illegal memory access`` (3 of 3 replayed alone), and the CUDA context that
+    error loses failed every later kernel of the worker (205 in a 52-record campaign)."""
     import warp as wp
 
     if inputs.device_dependent:  # CPU and CUDA differ by design: a comparison finds nothing of Warp's
@@ -267,7 +287,7 @@ def cuda_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
         return OracleResult(SKIPPED, "resource arguments are built per device and differ")
     cpu = launch_outputs(kernel, inputs)
     with module_variant(kernel.module, *CUDA_VARIANT):
-        cuda = launch_outputs(kernel, inputs, device="cuda:0")
+        cuda = launch_outputs(kernel, inputs, device="cuda:0", block_dim=CUDA_BLOCK_DIM)
     return _compare("cuda", "cpu", cpu, "cuda", cuda, CUDA_RTOL, CUDA_ATOL)
 
 

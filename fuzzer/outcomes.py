@@ -97,6 +97,20 @@ def classify_exit(returncode: int | None, timed_out: bool = False) -> tuple[str,
     return None
 
 
+# CUDA errors after which the process's CUDA context is unusable: every later call in it fails
+# too (a kernel's illegal access, misaligned address, trap, assert...), so no later kernel of the
+# process can be judged. Warp reports them as "Warp CUDA error 700: an illegal memory access..."
+_CONTEXT_LOST = re.compile(r"\bCUDA (?:driver )?error (?:700|702|710|714|715|716|717|718|719)\b")
+
+
+class DeviceLost(Exception):
+    """A kernel's launch lost the process's CUDA context (see ``loses_cuda_context``)."""
+
+
+def loses_cuda_context(message: str) -> bool:
+    return bool(_CONTEXT_LOST.search(message))
+
+
 def reason(exc: BaseException) -> str:
     """The exception's message without Warp's "Error while parsing function ..." preamble."""
     text = str(exc.args[0]) if len(exc.args) == 1 else str(exc)

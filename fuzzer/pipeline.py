@@ -144,6 +144,7 @@ class _BatchContext:
         mod_name, wmodule, by_def = loaded
         from backends.warp_ir import kernel_instances, remove_build_files, unload_module
 
+        device_lost = False
         try:
             captured: dict[str, list] = {}
             failed = []
@@ -173,8 +174,12 @@ class _BatchContext:
                     self.run(survivors, results)
                 return
             self._compile_and_check(survivors, wmodule, captured, results)
+        except outcomes.DeviceLost:
+            device_lost = True
+            raise
         finally:
-            self._mark("")
+            if not device_lost:  # else the marker names the kernel the worker ends in
+                self._mark("")
             unload_module(mod_name)
             remove_build_files(mod_name)
             self._remove_source(mod_name)
@@ -228,6 +233,10 @@ class _BatchContext:
         from fuzzer.oracles import run_oracles
 
         report = run_oracles(kernel, oracles=self.oracles, hints=hints, seed=self.seed)
+        if report.device_lost:
+            # every later launch of this process fails: the worker ends here, its marker naming this
+            # kernel, and the pool labels it and runs its batch-mates again elsewhere (fuzzer.worker)
+            raise outcomes.DeviceLost(report.diagnostic)
         return {"label": report.label, "diagnostic": report.diagnostic, "details": report.details, "signature": report.signature}
 
     def _compile_and_check(self, kernels, wmodule, captured, results):

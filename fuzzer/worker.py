@@ -21,6 +21,8 @@ import threading
 import time
 import traceback
 
+from fuzzer.outcomes import DeviceLost
+
 _PROTOCOL = None
 
 
@@ -143,6 +145,20 @@ def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25) -> N
         os._exit(0)
 
 
+# a worker's exit status when a kernel's launch lost its CUDA context
+DEVICE_LOST_EXIT = 75
+
+
+def _device_lost(exc: DeviceLost) -> None:
+    """End the worker at once: its CUDA context is lost, so every later launch in it would fail and
+    be blamed on its own kernel. Its marker still names the kernel (``fuzzer.pipeline``), so the pool
+    labels that kernel ``crash`` and runs its batch-mates on a fresh worker, as for a segmentation
+    fault; the pool removes the home. The reason is the log's last line, which the pool reports."""
+    sys.stderr.write(f"CUDA context lost: {exc}\n")
+    sys.stderr.flush()
+    os._exit(DEVICE_LOST_EXIT)
+
+
 def serve(home: str) -> None:
     """Answer the jobs on stdin until it closes."""
     _open_channel()
@@ -165,6 +181,8 @@ def serve(home: str) -> None:
         try:
             result = handlers[job["op"]](job)
             result["status"] = "ok"
+        except DeviceLost as exc:
+            _device_lost(exc)
         except Exception as exc:  # a bug in warpfuzz itself: report it, keep serving
             result = {"status": "error", "diagnostic": "".join(traceback.format_exception(exc))[-4000:]}
         if job["op"] != "generate":

@@ -110,3 +110,37 @@ def test_without_fma_contraction_the_gpu_gives_the_cpus_outputs(load):
             cuda = launch_outputs(kernel, inputs, device="cuda:0")["out"]
         assert np.array_equal(cpu, cuda, equal_nan=True)
 
+
+
+# drawn by an H200 campaign (seed 12, --oracles all): before the cuda oracle's build fixed its block
+# size, this kernel's cuda oracle failed with "illegal memory access" in the pipeline (replayed alone
+# too), though it passed when launched outside it (the pipeline builds the GPU variant first)
+PLAIN = '''
+import warp as wp
+
+@wp.kernel
+def integer_bitwise_4e7f11fc(a: wp.array(dtype=int), b: int, out: wp.array(dtype=int)):
+    v0 = wp.tid()
+    v1 = a[v0]
+    v2 = (wp.dot(wp.vec2i(9, 5), wp.vec2i(2, 4)) & 255) << 3
+    v3 = ~v0
+    v3 += v0
+    v4 = wp.int64(wp.sign(wp.int64(8)))
+    v5 = int(wp.max(wp.mul(v0 + v2, -wp.vec4i(2, 6, 0, 9))))
+    v6 = int(0)
+    while v6 < 3:
+        v6 += 1
+        v7 = wp.int64(wp.step(v4))
+        v8 = wp.int64(v7)
+    out[v0] = v3
+'''
+
+
+def test_the_pipeline_runs_the_cuda_oracle_on_a_plain_kernel(load, tmp_path):
+    from fuzzer.replay import replay_file
+
+    path = tmp_path / "plain.py"
+    path.write_text(PLAIN)
+    [row] = replay_file(path, "cpu", workers=1)
+    assert row["outcome"] == outcomes.OK, row
+    assert row["oracles"]["cuda"]["status"] == outcomes.OK, row

@@ -364,3 +364,64 @@ def test_a_module_variant_builds_apart_and_is_undone(load):
         launch_outputs(kernel, inputs)
         assert [name for name in os.listdir(os.path.join(before[1], folder)) if name.startswith("wp_correct")]
     assert (dict(module.options), wp.config.kernel_cache_dir) == before
+
+
+def test_the_cuda_oracles_gpu_build_is_for_the_block_size_it_is_launched_with(load, tmp_path):
+    """Found on an H200: the pipeline builds the cuda oracle's variant before any launch
+    (``Module.load`` with no block size, so the module's own: 1, as it is prepared for the CPU),
+    and the launch asks for 256. A ``strip_hash`` module's binary does not name its block size,
+    so Warp loaded the 1-thread build for the 256-thread launch: its tile allocator's shared memory
+    is sized per thread (4 bytes for 1), the launch wrote past it, and every kernel's cuda oracle
+    failed with ``illegal memory access``. The variant now fixes the block size the launch uses.
+    NVRTC builds PTX without a GPU, and the PTX shows the block size it was built for."""
+    import warp as wp
+
+    from fuzzer.oracles import CUDA_BLOCK_DIM
+
+    def ptx(module, options, folder):
+        module._compile(None, str(folder), None, 90, True, options=options)
+        return next(folder.glob("*.ptx")).read_text()
+
+    smem = "get_smem_baseEvE9smem_base[{}]".format
+    module = load("correct").module
+    assert module.options["block_dim"] == 1
+    with module_variant(module, *CUDA_VARIANT):
+        options = module.resolve_options(wp.config)  # what Module.load builds when given no block size
+        assert options["block_dim"] == CUDA_BLOCK_DIM
+        assert smem(4 * CUDA_BLOCK_DIM) in ptx(module, options, tmp_path / "variant")
+    assert module.options["block_dim"] == 1
+
+    # the trap itself (Warp 1.19): into a folder that holds the 1-thread build, a build for 256
+    # threads is skipped, the cached binary kept
+    folder = tmp_path / "shared"
+    module.unload()
+    assert smem(4) in ptx(module, module.resolve_options(wp.config), folder)
+    module.options["block_dim"] = CUDA_BLOCK_DIM
+    try:
+        module.unload()
+        assert module._compile(None, str(folder), None, 90, True, options=module.resolve_options(wp.config)) is False
+        assert smem(4) in next(folder.glob("*.ptx")).read_text()
+    finally:
+        module.options["block_dim"] = 1
+        module.unload()
+
+
+@pytest.mark.parametrize("code, lost", [(700, True), (719, True), (716, True), (701, False)])
+def test_a_launch_that_loses_the_cuda_context_is_a_crash_of_the_process(load, monkeypatch, code, lost):
+    """Warp raises a ``RuntimeError`` for a failed launch, which reads as a deliberate rejection
+    (``codegen_error``, no finding). An error that loses the CUDA context (an illegal access, a
+    misaligned address, a failed launch) is the GPU's segmentation fault: ``crash``, and the report
+    says the process can judge nothing more (``fuzzer.pipeline`` then ends the worker). Too many
+    resources for a launch (701) loses nothing."""
+    import fuzzer.oracles as oracles
+
+    message = f"Failed to synchronize device cuda:0: Warp CUDA error {code}: what the driver says"
+
+    def cuda(kernel, inputs):
+        raise RuntimeError(message)
+
+    monkeypatch.setitem(oracles._ORACLE_FUNCTIONS, "cuda", cuda)
+    report = run_oracles(load("correct"), oracles={"run", "cuda", "debug"})
+    assert report.device_lost is lost
+    assert report.label == (outcomes.CRASH if lost else outcomes.CODEGEN_ERROR)
+    assert report.details["cuda"]["diagnostic"] == f"RuntimeError: {message}"

@@ -322,3 +322,58 @@ def test_the_home_of_a_worker_killed_with_its_pool_goes_when_a_pool_starts(tmp_p
     assert sorted(remove_stale_homes(str(tmp_path))) == sorted([str(stale), str(reused)])
     assert all(home.is_dir() for home in kept.values()) and other.is_dir()
     assert not stale.exists() and not reused.exists()
+
+
+# what Warp raised on an H200 when a launch wrote past its shared memory (see fuzzer.oracles.cuda_oracle)
+ILLEGAL_ACCESS = ("Failed to synchronize device cuda:0: Warp CUDA error 700: an illegal memory access was encountered "
+                  "(in function wp_cuda_context_synchronize, /builds/omniverse/warp/warp/native/warp.cu:2869)")
+# loaded by the worker's interpreter (it is on the worker's PYTHONPATH): the cuda oracle of the kernel
+# named in the environment fails as that launch did; every other kernel's passes (this machine has no GPU)
+FAULT_INJECTION = f'''
+import os
+faulty = os.environ.get("WARPFUZZ_TEST_CUDA_FAULT")
+if faulty:
+    import fuzzer.oracles as oracles
+
+    def cuda(kernel, inputs):
+        if kernel.key == faulty:
+            raise RuntimeError({ILLEGAL_ACCESS!r})
+        return oracles.OracleResult(oracles.OK)
+
+    oracles._ORACLE_FUNCTIONS["cuda"] = cuda
+'''
+
+
+def test_a_kernel_that_loses_the_cuda_context_ends_its_worker_and_is_named(tmp_path, monkeypatch):
+    """On an H200 one kernel's illegal memory access failed every later kernel of its worker (205
+    in a 52-record campaign, each with ``Failed to allocate``): a lost CUDA context is the
+    process's. Now the worker ends at once (exit status DEVICE_LOST_EXIT), its marker naming the
+    kernel, as a segmentation fault does: the campaign labels that kernel ``crash`` and runs its
+    batch-mates on a fresh worker, where they pass."""
+    from fuzzer.normalize import normalize
+    from fuzzer.worker import DEVICE_LOST_EXIT
+
+    (tmp_path / "inject").mkdir()
+    (tmp_path / "inject" / "sitecustomize.py").write_text(FAULT_INJECTION)
+    source = "import warp as wp\n\n@wp.kernel\ndef scale(a: wp.array(dtype=float)):\n    i = wp.tid()\n    a[i] = a[i] * {}.0\n"
+    sources = [normalize(source.format(n)) for n in (1, 2, 3)]
+    kernels = [{"key": n.hash, "source": n.source, "kernel_name": n.names["scale"], "hints": None} for n in sources]
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path / "inject"), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("WARPFUZZ_TEST_CUDA_FAULT", kernels[1]["kernel_name"])
+
+    def job(i, batch):
+        return Job(id=i, payload={"op": "compile", "backend": "cpu", "oracles": ["run", "cuda"], "seed": 0, "cpu_opt": 0,
+                                  "kernels": batch}, timeout=300)
+
+    with LocalPool(1) as pool:
+        [(_, lost)] = list(pool.map([job(0, kernels)]))
+        assert (lost["status"], lost["returncode"], lost["current"]) == ("crashed", DEVICE_LOST_EXIT, kernels[1]["key"]), lost
+        assert not lost_from_outside(lost)
+        assert "CUDA context lost: RuntimeError: " + ILLEGAL_ACCESS[:100] in lost["diagnostic"]
+        [(_, rest)] = list(pool.map([job(1, kernels[::2])]))  # on the worker that replaced it
+        assert rest["status"] == "ok", rest
+        assert [(r["kernel_name"], r["outcome"], r["oracles"]["cuda"]["status"]) for r in rest["results"]] == [
+            (kernels[0]["kernel_name"], "ok", "ok"), (kernels[2]["kernel_name"], "ok", "ok")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("warpfuzz-worker")]
