@@ -62,3 +62,22 @@ def test_a_directory_that_is_no_corpus_is_one_line(warpfuzz, tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip() == f"throughput.py: {tmp_path}: no manifest.json; not a warpfuzz corpus"
     assert result.stdout == ""
+
+
+def test_the_gpu_check_says_in_one_line_that_it_needs_a_gpu(warpfuzz, tmp_path):
+    """``benchmarks/gpu_check.py`` is the checks that need a GPU; where Warp sees none (CI, this
+    machine) it says so and exits 2 before it writes anything, and a bad reference corpus is an
+    error before that."""
+    import pytest
+
+    script = REPO / "benchmarks" / "gpu_check.py"
+    run = lambda *args: subprocess.run([sys.executable, str(script), *map(str, args)], cwd=REPO,  # noqa: E731
+                                       env=warpfuzz.env(), capture_output=True, text=True, timeout=120)
+    bad = run("--compare-with", tmp_path / "nothing")
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].endswith(
+        f"--compare-with: {tmp_path / 'nothing' / 'cpu'} is not a warpfuzz corpus (no manifest.json)")
+    result = run("--out", tmp_path / "out")
+    if result.returncode != 2:
+        pytest.skip("a CUDA device is present: run the script itself")
+    assert result.stderr.strip().splitlines()[-1] == "gpu_check: no CUDA device (Warp sees none): nothing to check here"
+    assert result.stdout == "" and not (tmp_path / "out").exists()
