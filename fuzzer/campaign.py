@@ -23,7 +23,7 @@ from fuzzer.errors import WarpfuzzError
 from fuzzer.features import features
 from fuzzer.pool import Job, lost_from_outside
 from fuzzer.record import record_id
-from fuzzer.shards import CorpusWriter, atomic_write, check_shards, iter_records
+from fuzzer.shards import CorpusWriter, atomic_write, check_shards, draw_engine_versions, iter_records
 from fuzzer.splits import split_for
 
 GENERATOR_VERSION = "0.3.0"
@@ -82,6 +82,9 @@ class CampaignConfig:
             "cpu_opt": self.cpu_opt_level,
             "generator_version": GENERATOR_VERSION,
             "warp_version": warp_version,
+            # the draws are Hypothesis's and the normalized sources libcst's: another version of
+            # either can draw, or print, other kernels for the same seed
+            **draw_engine_versions(),
             # a cuda kernel's PTX depends on its batch-mates: the batches are part of what is recorded
             "compile_batch": self.batch_size or plugins.backend(self.backend).compile_batch,
             "max_ir_kb": self.max_ir_kb,

@@ -23,7 +23,7 @@ from fuzzer.campaign import COMPILE_BUDGET, GENERATOR_VERSION, batch_dependent, 
 from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
 from fuzzer.pool import Job, LocalPool
-from fuzzer.shards import iter_records, read_manifest
+from fuzzer.shards import RECORDED_SINCE, draw_engine_versions, iter_records, read_manifest
 
 
 @dataclass
@@ -70,7 +70,10 @@ def _settings(out: Path) -> dict:
     settings = manifest["settings"]
     if "seed" not in settings or "round_size" not in settings:
         raise WarpfuzzError(f"{out}: not a campaign corpus (kind {settings.get('kind', 'unknown')!r}): it has no draws to redo")
-    for key, here in (("generator_version", GENERATOR_VERSION), ("warp_version", version("warp-lang"))):
+    for key, here in (("generator_version", GENERATOR_VERSION), ("warp_version", version("warp-lang")),
+                      *draw_engine_versions().items()):
+        if key in RECORDED_SINCE and key not in settings:
+            continue  # a corpus made before it was recorded
         if settings.get(key) != here:
             raise WarpfuzzError(f"{out}: made with {key} {settings.get(key)}, this is {here}; "
                                 "its draws are not this version's to redo")

@@ -149,6 +149,17 @@ def _manifest_problem(manifest: dict) -> str | None:
     return None
 
 
+# settings that corpora record since a later version of warpfuzz (generator 0.3.0 made corpora
+# without them): the versions of the libraries that draw and print the kernels
+RECORDED_SINCE = ("hypothesis_version", "libcst_version")
+
+
+def draw_engine_versions() -> dict:
+    from importlib.metadata import version
+
+    return {"hypothesis_version": version("hypothesis"), "libcst_version": version("libcst")}
+
+
 class CorpusWriter:
     """Appends committed shards to a corpus directory, one manifest update per commit."""
 
@@ -160,8 +171,11 @@ class CorpusWriter:
         except OSError as exc:  # e.g. a read-only or virtual file system, where access() says yes
             raise WarpfuzzError(f"output directory {str(self.out)!r} cannot be created: {exc.strerror}") from None
         existing = read_manifest(self.out)
-        if existing is not None and existing.get("settings") != settings:
-            changed = sorted(k for k in set(settings) | set(existing.get("settings", {})) if settings.get(k) != existing["settings"].get(k))
+        theirs = existing.get("settings", {}) if existing is not None else {}
+        # a corpus made before a setting was recorded is compared without it
+        ours = {k: v for k, v in settings.items() if k in theirs or k not in RECORDED_SINCE}
+        if existing is not None and theirs != ours:
+            changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
             raise WarpfuzzError(
                 f"output directory {str(self.out)!r} holds a campaign with different settings ({', '.join(changed)}); use another --out"
             )

@@ -88,6 +88,32 @@ def test_corpus_made_with_different_settings_is_refused(warpfuzz, corpus, settin
     assert snapshot(path) == before
 
 
+def test_a_corpus_drawn_by_another_hypothesis_or_libcst_is_refused(warpfuzz, corpus):
+    """Hypothesis draws the kernels and libcst prints their normalized source: another version of
+    either can make other records for the same seed, so a corpus records both versions and is not
+    resumed, or redrawn, with others. A corpus made before they were recorded resumes as before."""
+    import json
+    from importlib.metadata import version
+
+    path, _ = corpus
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert {k: manifest["settings"][k] for k in ("hypothesis_version", "libcst_version")} == {
+        "hypothesis_version": version("hypothesis"), "libcst_version": version("libcst")}
+    for key in ("hypothesis_version", "libcst_version"):
+        (path / "manifest.json").write_text(json.dumps({**manifest, "settings": {**manifest["settings"], key: "0.1"}}))
+        before = snapshot(path)
+        result = warpfuzz.run("campaign", "--backend", "cpu", "--out", path, *CPU_SETTINGS)
+        assert_one_line_error(result, str(path), f"different settings ({key})", "use another --out")
+        redraw = warpfuzz.run("redraw", path)
+        assert_one_line_error(redraw, f"made with {key} 0.1, this is {version(key.split('_')[0])}")
+        assert snapshot(path) == before
+    older = {k: v for k, v in manifest["settings"].items() if k not in ("hypothesis_version", "libcst_version")}
+    (path / "manifest.json").write_text(json.dumps({**manifest, "settings": older}))
+    result = warpfuzz.run("campaign", "--backend", "cpu", "--out", path, *CPU_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((path / "manifest.json").read_text())["settings"] == older
+
+
 def test_corpus_of_another_backend_is_refused(warpfuzz, corpus):
     path, before = corpus
     result = warpfuzz.run("campaign", "--backend", "cuda", "--out", path, *CPU_SETTINGS)
