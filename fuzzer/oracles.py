@@ -66,9 +66,10 @@ class OracleReport:
     diagnostic: str = ""
     details: dict = field(default_factory=dict)  # oracle name -> OracleResult.as_dict(), JSON-ready
     signature: str = ""
-    # a launch lost the process's CUDA context: the kernel is labelled ``crash``, and nothing else can
-    # be judged in this process (``fuzzer.pipeline`` ends the worker)
-    device_lost: bool = False
+    # the diagnostic of a launch that lost the process's CUDA context ("" if none): the kernel is
+    # labelled ``crash``, and nothing else can be judged in this process (``fuzzer.pipeline`` ends
+    # the worker with it)
+    device_lost: str = ""
 
 
 def run_oracles(kernel, *, oracles=frozenset({"run"}), hints=None, seed: int = 0) -> OracleReport:
@@ -92,7 +93,7 @@ def run_oracles(kernel, *, oracles=frozenset({"run"}), hints=None, seed: int = 0
             exc = _recorded_build_error(kernel, exc)
             label, exc_type, message = classify_exception(exc, name)
             if loses_cuda_context(message):  # the GPU's segmentation fault, not a rejection
-                label, report.device_lost = CRASH, True
+                label, report.device_lost = CRASH, f"{name}: {exc_type}: {message}"
             result = OracleResult(label, f"{exc_type}: {message}", signature(label, exc_type, message, where_in_warp(exc)))
             raised = True
         report.details[name] = result.as_dict()

@@ -236,7 +236,7 @@ class _BatchContext:
         if report.device_lost:
             # every later launch of this process fails: the worker ends here, its marker naming this
             # kernel, and the pool labels it and runs its batch-mates again elsewhere (fuzzer.worker)
-            raise outcomes.DeviceLost(report.diagnostic)
+            raise outcomes.DeviceLost(report.device_lost)
         return {"label": report.label, "diagnostic": report.diagnostic, "details": report.details, "signature": report.signature}
 
     def _compile_and_check(self, kernels, wmodule, captured, results):

@@ -371,7 +371,7 @@ def test_a_kernel_that_loses_the_cuda_context_ends_its_worker_and_is_named(tmp_p
         [(_, lost)] = list(pool.map([job(0, kernels)]))
         assert (lost["status"], lost["returncode"], lost["current"]) == ("crashed", DEVICE_LOST_EXIT, kernels[1]["key"]), lost
         assert not lost_from_outside(lost)
-        assert "CUDA context lost: RuntimeError: " + ILLEGAL_ACCESS[:100] in lost["diagnostic"]
+        assert "CUDA context lost: cuda: RuntimeError: " + ILLEGAL_ACCESS[:100] in lost["diagnostic"]
         [(_, rest)] = list(pool.map([job(1, kernels[::2])]))  # on the worker that replaced it
         assert rest["status"] == "ok", rest
         assert [(r["kernel_name"], r["outcome"], r["oracles"]["cuda"]["status"]) for r in rest["results"]] == [
