@@ -31,9 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fuzzer.shards import iter_records, read_manifest  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,18 +126,12 @@ def _campaign(backend: str, out: Path, *settings, limit: float | None = None) ->
 
 def _digest(corpus: Path) -> str:
     """The sha256 of the records shards' names and sha256 as the manifest lists them."""
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    shards = [(s["name"], s["sha256"]) for s in manifest["streams"]["records"]]
+    shards = [(s["name"], s["sha256"]) for s in read_manifest(corpus)["streams"]["records"]]
     return hashlib.sha256(json.dumps(shards).encode()).hexdigest()[:16]
 
 
 def _findings(corpus: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for path in sorted((corpus / "failures").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            label = json.loads(line)["label"]
-            counts[label] = counts.get(label, 0) + 1
-    return counts
+    return dict(Counter(r["label"] for r in iter_records(corpus, "failures"))) if read_manifest(corpus) else {}
 
 
 if __name__ == "__main__":

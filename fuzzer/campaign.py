@@ -604,9 +604,7 @@ class _Stream:
         rnd.drawn = end
         # round r's plan comes from the coverage committed up to round r-2
         for job in c._generate_jobs(r, c.coverage_lagged if r == c.round else c.coverage, first, end):
-            rnd.drawing.add(job.id)
-            self.owner[job.id] = r
-            self.queue.push(job, self.queue.DRAW)
+            self.submit(rnd, job, self.queue.DRAW)
 
     def compile(self, rnd: _Round, kernels: list[dict], last: bool) -> None:
         """Queue compile jobs for ``kernels``; a round's last kernels in ``TAIL_JOBS`` jobs at least."""
@@ -615,16 +613,13 @@ class _Stream:
             self.submit(rnd, job, self.queue.COMPILE)
 
     def submit(self, rnd: _Round, job: Job, priority: int) -> None:
-        rnd.compiling.add(job.id)
+        rnd.in_flight(job.payload["op"]).add(job.id)
         self.owner[job.id] = rnd.index
         self.queue.push(job, priority)
 
     def requeue(self, rnd: _Round, payload: dict, timeout: float) -> None:
         """Queue a lost job's work again (``payload``), first of all waiting jobs."""
-        retry = Job(id=next(_job_ids), payload=payload, timeout=timeout)
-        rnd.in_flight(payload["op"]).add(retry.id)
-        self.owner[retry.id] = rnd.index
-        self.queue.push(retry, self.queue.RETRY)
+        self.submit(rnd, Job(id=next(_job_ids), payload=payload, timeout=timeout), self.queue.RETRY)
 
     # -- results ----------------------------------------------------------------------------------
     def on_result(self, job: Job, result: dict) -> None:
