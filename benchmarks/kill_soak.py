@@ -166,6 +166,13 @@ def processes_of(tmpdir: Path) -> list[int]:
     return found
 
 
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 @dataclass
 class Soak:
     args: argparse.Namespace
@@ -242,9 +249,23 @@ class Soak:
 
     def wait_for_processes(self) -> tuple[float, list[int]]:
         """Seconds until the killed campaign's processes are gone (they exit on their own), and those
-        still alive at the deadline (which are then killed, so that the script leaves none)."""
+        still alive at the deadline (which are then killed, so that the script leaves none).
+
+        A process once found is followed by its pid until it ends, not found again by its
+        environment: a worker whose coordinator is gone replaces itself with a Python that removes
+        its home (``fuzzer.worker._watch_coordinator``), and in the middle of that ``exec`` its
+        ``/proc/<pid>/environ`` can read empty; missed then, it was taken for gone while it was still
+        removing the home, and the home for one left behind (4 of about 150 runs here). Gone is none
+        found twice in a row, 0.1 s apart: a scan can land in such an ``exec`` too."""
         started = time.monotonic()
-        while (alive := processes_of(self.tmpdir)) and time.monotonic() - started < ORPHAN_DEADLINE:
+        seen: set[int] = set()
+        empty = 0
+        while True:
+            seen.update(processes_of(self.tmpdir))
+            alive = sorted(pid for pid in seen if _running(pid))
+            empty = 0 if alive else empty + 1
+            if empty == 2 or time.monotonic() - started >= ORPHAN_DEADLINE:
+                break
             time.sleep(0.1)
         for pid in alive:
             try:
@@ -273,6 +294,12 @@ class Soak:
             return names, []
         homes = [n for n in names if n.startswith(HOME_PREFIX)]
         return [n for n in names if n != "ray" and n not in homes], homes
+
+
+def _named(temps: list[str]) -> str:
+    """`` (.manifest.json.x1.tmp, records/.records-000001.jsonl.y2.tmp)`` for the temp files a kill
+    left, or nothing: which write the kill landed in."""
+    return f" ({', '.join(temps)})" if temps else ""
 
 
 def _commit_temps(out: Path, kind: str) -> set[str]:
@@ -340,7 +367,7 @@ def soak(args: argparse.Namespace, root: Path) -> int:
         temps, orphans = leftovers(out)
         counts, found = check_killed(out, reference, before)
         print(f"kill {number:2d} {kind:9s} after {seconds:5.1f} s ({why}): {counts['records']} records and "
-              f"{counts['failures']} failures committed; left {len(temps)} temp files and {len(orphans)} orphan shards; "
+              f"{counts['failures']} failures committed; left {len(temps)} temp files{_named(temps)} and {len(orphans)} orphan shards; "
               f"processes gone in {gone:.1f} s; temp dir {'empty' if not left_in_tmp else 'NOT empty'}"
               + (f" ({len(homes)} worker homes for the next start to remove)" if homes else ""))
         if alive:

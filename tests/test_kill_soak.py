@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -84,17 +85,30 @@ def test_what_a_kill_leaves_is_counted_and_a_finished_corpus_must_have_none(camp
 def test_a_campaign_killed_in_a_manifest_write_resumes_to_the_uninterrupted_records(warpfuzz, campaign_corpus):
     # the session's cpu campaign is the uninterrupted run: same settings, so no second one is made
     args = dict(zip(CAMPAIGNS["cpu"][::2], CAMPAIGNS["cpu"][1::2]))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--backend", "cpu", "--count", args["--count"],
-                             "--round-size", args["--round-size"], "--seed", args["--seed"], "--kinds", "manifest",
-                             "--kills", "1", "--reference", str(campaign_corpus("cpu"))],
-                            cwd=REPO, env=warpfuzz.env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    lines = result.stdout.splitlines()
-    kill = next(line for line in lines if line.startswith("kill  1 manifest"))
-    # killed once the manifest's temp file was seen: between its shards' renames and the manifest's
-    # (an orphan shard and a temp manifest are left) or, the manifest being small, just after it
+    command = [sys.executable, str(SCRIPT), "--backend", "cpu", "--count", args["--count"], "--round-size", args["--round-size"],
+               "--seed", args["--seed"], "--kinds", "manifest", "--kills", "1", "--reference", str(campaign_corpus("cpu"))]
+    # the soak polls for the manifest's temp file, which lives about 0.4 ms here: in 2 of 45 runs the
+    # campaign finished before a poll saw one, and a run without its kill tests nothing, so it is run
+    # again (three misses in a row: about 1 in 10,000 if they are independent)
+    for _ in range(3):
+        result = subprocess.run(command, cwd=REPO, env=warpfuzz.env(), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        lines = result.stdout.splitlines()
+        kill = next((line for line in lines if line.startswith("kill  1 manifest")), None)
+        if kill is not None:
+            break
+    assert kill is not None, result.stdout  # three runs finished before a manifest's temp file was seen
+    # killed once the manifest's temp file was seen (its write takes well under a millisecond here, so
+    # the kill can land after it): between the shard's rename and the manifest's (the manifest's temp
+    # file and the round's shard, an orphan, are left); or after the manifest's rename, with nothing
+    # left or, the kill landing in the write of ``stats.json`` (after every commit) or of the dataset
+    # card (after the last), that file's temp file
     assert ".manifest.json." in kill and "temp dir empty" in kill
-    assert "left 1 temp files and 1 orphan shards" in kill or "left 0 temp files and 0 orphan shards" in kill
+    left = re.search(r"left (\d+) temp files(?: \((.*?)\))? and (\d+) orphan shards", kill)
+    temps, orphans = left.group(2).split(", ") if left.group(2) else [], int(left.group(3))
+    assert int(left.group(1)) == len(temps)
+    assert ((orphans == 1 and len(temps) == 1 and temps[0].startswith(".manifest.json."))
+            or (orphans == 0 and len(temps) <= 1 and all(t.startswith((".stats.json.", ".README.md.")) for t in temps))), kill
     failures = len(_reference(campaign_corpus("cpu"))["failures"])
     assert f"the resumed corpus: 20 records and {failures} failures, byte for byte the uninterrupted run's" in result.stdout
     assert lines[-1] == "RESULT backend=cpu kills=1 manifest=1 identical=yes problems=0"
