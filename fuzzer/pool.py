@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from fuzzer.interrupts import signals_held
+from fuzzer.worker import STOP_FD
 
 
 @dataclass
@@ -66,6 +67,7 @@ class JobQueue:
 
 HOME_PREFIX = "warpfuzz-worker"
 OWNER_FILE = "owner"  # in a worker's home: the worker's process and its pool's, one a line
+END_GRACE = 2.0  # seconds a worker asked to end has to remove its home and exit before it is killed
 
 
 def process_identity(pid: int) -> str | None:
@@ -130,15 +132,25 @@ class _Worker:
         # is killed (close, crash, timeout), so in the system temp dir each would be left behind
         tmp = os.path.join(self.home, "tmp")
         os.mkdir(tmp)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, TEMP=tmp, TMP=tmp)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fuzzer.worker", self.home],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=env,
-            start_new_session=True,  # a kill takes the worker's children (clang) with it
-        )
+        # the stop pipe: closing its write end (``ask_to_end``), or this process ending, tells the
+        # worker to remove its home and exit at once, whatever it is doing (``fuzzer.worker``)
+        stop_read, self._stop = os.pipe()  # neither end is inherited by another worker
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, TEMP=tmp, TMP=tmp, **{STOP_FD: str(stop_read)})
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "fuzzer.worker", self.home],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log,
+                env=env,
+                pass_fds=(stop_read,),
+                start_new_session=True,  # a kill takes the worker's children (clang) with it
+            )
+        except BaseException:
+            os.close(self._stop)
+            raise
+        finally:
+            os.close(stop_read)
         with open(os.path.join(self.home, OWNER_FILE), "w", encoding="utf-8") as f:
             f.write(f"{process_identity(self.proc.pid)}\n{process_identity(os.getpid())}\n")
         from fuzzer.pipeline import CURRENT_KERNEL_MARKER
@@ -182,8 +194,24 @@ class _Worker:
             return False
         return st.st_size > 0 and time.time() - st.st_mtime > limit
 
-    def kill(self):
+    def ask_to_end(self):
+        """Close the stop pipe: the worker replaces itself with a remover of its home, which exits
+        when the home is gone; from here on the home goes even if this process is killed."""
+        if self._stop is not None:
+            os.close(self._stop)
+            self._stop = None
+
+    def kill(self, grace: float = END_GRACE):
+        """End the worker now, busy or not: it is asked to end (``ask_to_end``) and given ``grace``
+        seconds to remove its home and exit; one that does not (its main thread holding the GIL in
+        native code, or stopped) is killed, and its home removed here."""
         with signals_held():  # not a dead worker with its home left
+            self.ask_to_end()
+            if self.proc.poll() is None:
+                try:
+                    self.proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
             if self.proc.poll() is None:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
@@ -208,6 +236,7 @@ class _Worker:
             pass
 
     def close_files(self):
+        self.ask_to_end()
         for f in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 f.close()
@@ -247,16 +276,21 @@ class LocalPool:
     def close(self):
         """Stop every worker. A worker keeps nothing that needs a clean exit (its results are sent,
         its compile cache published after each job). An idle one is told to end (its channel is
-        closed): it removes its home and exits at once (``fuzzer.worker._end``), so a ``kill -9``
-        of this process now leaves it nothing to remove; a busy one, or one that is not gone within
-        ``grace`` seconds, is killed and its home removed here (a ``kill -9`` between the two left
-        that home behind, seen once in the suite; its next start removes it). Ctrl-C or SIGTERM
-        waits until every worker is stopped (see ``fuzzer.interrupts``)."""
+        closed): it removes its home and exits at once (``fuzzer.worker._end``); a busy one is asked
+        to end through its stop pipe (``_Worker.ask_to_end``): it replaces itself with a remover of
+        its home. Either way a ``kill -9`` of this process from then on leaves no home behind (it
+        did when a busy worker was killed from here and its home removed after, seen once in the
+        suite). A worker not gone within ``grace`` seconds (``_Worker.kill``'s) is killed and its
+        home removed here. Ctrl-C or SIGTERM waits until every worker is stopped (see
+        ``fuzzer.interrupts``)."""
         grace = 0.5
         with signals_held():
             idle = [w for w in self._workers if w.job is None]
             for w in idle:
                 w.close_channel()
+            for w in self._workers:
+                if w.job is not None:
+                    w.ask_to_end()
             deadline = time.monotonic() + grace
             for w in idle:
                 try:

@@ -92,10 +92,16 @@ def replay(job: dict, home: str) -> dict:
     return replay_in_worker(job, os.path.join(home, "scratch"))
 
 
+# the environment variable that names the read end of the worker's stop pipe (``fuzzer.pool``)
+STOP_FD = "WARPFUZZ_STOP_FD"
+
+
 def main(argv: list[str]) -> None:
     """Serve jobs until stdin closes, then remove the worker's home and exit (status 0)."""
     home = argv[0]
-    threading.Thread(target=_watch_coordinator, args=(home, os.getppid()), name="watch-coordinator", daemon=True).start()
+    stop_fd = _stop_fd()
+    threading.Thread(target=_watch_coordinator, args=(home, os.getppid()), kwargs={"stop_fd": stop_fd},
+                     name="watch-coordinator", daemon=True).start()
     try:
         serve(home)
     finally:
@@ -103,6 +109,18 @@ def main(argv: list[str]) -> None:
         # temp files included (TMPDIR is inside its home), even when no coordinator is left to
         # remove them
         _end(home)
+
+
+def _stop_fd() -> int | None:
+    """The read end of the stop pipe the pool passed, or None (a worker started another way)."""
+    value = os.environ.pop(STOP_FD, "")  # not for what this process starts
+    if not value.isdigit():
+        return None
+    try:
+        os.fstat(int(value))
+    except OSError:
+        return None
+    return int(value)
 
 
 # held by whichever of the main thread (the channel closed) and the coordinator watch ends the
@@ -123,19 +141,30 @@ def _end(home: str) -> None:
 _REMOVE = "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)"
 
 
-def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25) -> None:
-    """End this worker as soon as its coordinator is gone (``kill -9``, a crash), in the middle of a
-    job too: the channel's end is seen only between jobs, and a job can hold the worker for seconds
-    (a batch's native build) or minutes (one kernel's NVRTC compile), spending a core the resumed
-    campaign needs. A dead coordinator's worker is re-parented, so its parent pid changes. The
-    clang or NVRTC call holding the main thread releases the GIL, so this thread runs meanwhile.
+def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25, stop_fd: int | None = None) -> None:
+    """End this worker as soon as its coordinator is gone (``kill -9``, a crash) or asks it to
+    (``stop_fd``), in the middle of a job too: the channel's end is seen only between jobs, and a
+    job can hold the worker for seconds (a batch's native build) or minutes (one kernel's NVRTC
+    compile), spending a core the resumed campaign needs. The stop pipe's write end is the pool's
+    alone: it reads as closed once the pool closes it (to end a busy worker) or its process ends,
+    at once. A dead coordinator's worker is also re-parented, so its parent pid changes (checked
+    every ``interval`` seconds). The clang or NVRTC call holding the main thread releases the GIL,
+    so this thread runs meanwhile.
+
+    Ended this way, the worker removes its own home, so a pool killed while it ends a busy worker
+    leaves no home behind (it did when the pool killed the worker and then removed the home).
 
     The job must stop before the home goes: removed from here, the main thread (which runs
     between the removal's steps) recreated directories in it (Warp's kernel cache ``makedirs``),
     and the home outlived the worker. So this thread replaces the process (``exec`` ends every
     thread at once) with a Python that only removes the home."""
+    import select
+
     while os.getppid() == coordinator:
-        time.sleep(interval)
+        if stop_fd is None:
+            time.sleep(interval)
+        elif select.select([stop_fd], [], [], interval)[0]:
+            break  # the pool closed its end, or its process ended
     _ending.acquire()  # the main thread may be ending the worker already: it then exits first
     sys.stderr.flush()
     try:

@@ -239,6 +239,51 @@ while True:  # a job that writes into the home's kernel cache
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_pool_killed_while_it_ends_a_busy_worker_leaves_no_home(tmp_path):
+    """A pool ends a busy worker (a timeout, a campaign's end with jobs still running) by asking it
+    to end through its stop pipe: the worker removes its own home. When the pool killed the worker
+    and removed the home after, a ``kill -9`` of the pool between the two left the home (~150 MB
+    with NVRTC's headers) until a pool next started on the machine. Here the pool is killed right
+    after it asks a worker in the middle of a long drawing job to end: the worker must still go,
+    and its home with it."""
+    from fuzzer import plugins
+    from fuzzer.exprs import Plan
+
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    payload = {"op": "generate", "grammars": plugins.grammar_names(), "plan": Plan().to_json(), "seed": 0, "indices": list(range(3000))}
+    script = ("import json, os, signal, sys\nfrom fuzzer.pool import Job, LocalPool, _Worker\npool = LocalPool(1)\npool.start()\n"
+              "worker = pool._workers[0]\n"
+              f"worker.send(Job(id=1, payload=json.loads({json.dumps(payload)!r}), timeout=600))\n"
+              "print(worker.proc.pid, flush=True)\nsys.stdin.readline()  # once the worker is drawing\n"
+              "ask = _Worker.ask_to_end\n"
+              "def ask_then_die(self):\n    ask(self)\n    os.kill(os.getpid(), signal.SIGKILL)  # a kill -9 of the pool, just then\n"
+              "_Worker.ask_to_end = ask_then_die\npool.close()\n")
+    coordinator = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        worker = int(coordinator.stdout.readline())
+        [home] = [p for p in tmp_path.iterdir() if p.name.startswith("warpfuzz-worker")]
+        for _ in range(600):  # until the worker is drawing (its first draws import what drawing needs)
+            if _cpu_seconds(worker) > 3.0:
+                break
+            time.sleep(0.05)
+        coordinator.stdin.write("\n")
+        coordinator.stdin.flush()
+        assert coordinator.wait(timeout=60) == -signal.SIGKILL  # it died in close(), after asking
+        asked = time.monotonic()
+        while process_identity(worker) is not None and time.monotonic() - asked < 20:
+            time.sleep(0.05)
+        assert process_identity(worker) is None, "the worker went on with its job"
+        assert time.monotonic() - asked < 5
+        assert not home.exists() and not list(tmp_path.iterdir())
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+        if worker is not None and process_identity(worker) is not None:
+            os.kill(worker, signal.SIGKILL)
+
+
 def test_ctrl_c_while_a_pool_stops_its_workers_waits_until_all_are_stopped(tmp_path):
     """Ctrl-C or SIGTERM raises wherever the coordinator is. Raised while a finished campaign
     stopped its workers, it left the rest running and a stopped worker's home behind (seen once in
