@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -175,21 +176,23 @@ def test_a_worker_home_names_its_worker_and_its_pool(pool):
         assert f.read().splitlines() == [process_identity(worker.proc.pid), process_identity(os.getpid())]
 
 
-def test_a_worker_whose_coordinator_is_killed_stops_in_the_middle_of_its_job(tmp_path):
-    """``kill -9`` of a campaign: its workers see their channel close only between jobs, and a job
-    can hold one for seconds (a batch's native build) or minutes. Each worker watches its
-    coordinator and, once it is gone, removes its home and exits at once, mid-job: here a drawing
-    job of 3,000 kernels (about a minute of work) is cut short within seconds."""
+@contextlib.contextmanager
+def _drawing_worker(tmp_path, then: str):
+    """A coordinator process with a pool of one worker, which it sends a drawing job of 3,000
+    kernels (about a minute of work) and then runs ``then`` (Python source; it reads a line on
+    stdin first if it needs to). Yields (coordinator, the worker's pid, its home) once the worker
+    is drawing; whatever is still running at the end is killed."""
     from fuzzer import plugins
     from fuzzer.exprs import Plan
 
     env = dict(os.environ, TMPDIR=str(tmp_path))
     payload = {"op": "generate", "grammars": plugins.grammar_names(), "plan": Plan().to_json(), "seed": 0, "indices": list(range(3000))}
-    script = ("import json, sys\nfrom fuzzer.pool import Job, LocalPool\npool = LocalPool(1)\npool.start()\n"
-              "print(pool._workers[0].proc.pid, flush=True)\n"
-              f"for job, result in pool.map([Job(id=1, payload=json.loads({json.dumps(payload)!r}), timeout=600)]):\n"
-              "    print(result['status'], flush=True)\n")
-    coordinator = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    script = ("import json, os, signal, sys, time\nfrom fuzzer.pool import Job, LocalPool, _Worker\npool = LocalPool(1)\n"
+              "pool.start()\nworker = pool._workers[0]\n"
+              f"worker.send(Job(id=1, payload=json.loads({json.dumps(payload)!r}), timeout=600))\n"
+              "print(worker.proc.pid, flush=True)\n" + then)
+    coordinator = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
     worker = None
     try:
         worker = int(coordinator.stdout.readline())
@@ -198,19 +201,32 @@ def test_a_worker_whose_coordinator_is_killed_stops_in_the_middle_of_its_job(tmp
             if _cpu_seconds(worker) > 3.0:
                 break
             time.sleep(0.05)
-        coordinator.kill()
-        coordinator.wait()
-        killed = time.monotonic()
-        while process_identity(worker) is not None and time.monotonic() - killed < 20:
-            time.sleep(0.05)
-        assert process_identity(worker) is None, "the worker went on with its job"
-        assert time.monotonic() - killed < 10
-        assert not home.exists() and not list(tmp_path.iterdir())
+        yield coordinator, worker, home
     finally:
         coordinator.kill()
         coordinator.wait()
         if worker is not None and process_identity(worker) is not None:
             os.kill(worker, signal.SIGKILL)
+
+
+def _gone_with_its_home(worker: int, home: Path, tmp_path: Path, within: float):
+    since = time.monotonic()
+    while process_identity(worker) is not None and time.monotonic() - since < 20:
+        time.sleep(0.05)
+    assert process_identity(worker) is None, "the worker went on with its job"
+    assert time.monotonic() - since < within
+    assert not home.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_worker_whose_coordinator_is_killed_stops_in_the_middle_of_its_job(tmp_path):
+    """``kill -9`` of a campaign: its workers see their channel close only between jobs, and a job
+    can hold one for seconds (a batch's native build) or minutes. Each worker watches its
+    coordinator and, once it is gone, removes its home and exits at once, mid-job: here a drawing
+    job of 3,000 kernels (about a minute of work) is cut short within seconds."""
+    with _drawing_worker(tmp_path, "time.sleep(600)\n") as (coordinator, worker, home):
+        coordinator.kill()
+        coordinator.wait()
+        _gone_with_its_home(worker, home, tmp_path, within=10)
 
 
 def test_a_worker_ended_by_its_coordinator_watch_leaves_no_home_though_its_job_writes_on(tmp_path):
@@ -246,42 +262,14 @@ def test_a_pool_killed_while_it_ends_a_busy_worker_leaves_no_home(tmp_path):
     with NVRTC's headers) until a pool next started on the machine. Here the pool is killed right
     after it asks a worker in the middle of a long drawing job to end: the worker must still go,
     and its home with it."""
-    from fuzzer import plugins
-    from fuzzer.exprs import Plan
-
-    env = dict(os.environ, TMPDIR=str(tmp_path))
-    payload = {"op": "generate", "grammars": plugins.grammar_names(), "plan": Plan().to_json(), "seed": 0, "indices": list(range(3000))}
-    script = ("import json, os, signal, sys\nfrom fuzzer.pool import Job, LocalPool, _Worker\npool = LocalPool(1)\npool.start()\n"
-              "worker = pool._workers[0]\n"
-              f"worker.send(Job(id=1, payload=json.loads({json.dumps(payload)!r}), timeout=600))\n"
-              "print(worker.proc.pid, flush=True)\nsys.stdin.readline()  # once the worker is drawing\n"
-              "ask = _Worker.ask_to_end\n"
-              "def ask_then_die(self):\n    ask(self)\n    os.kill(os.getpid(), signal.SIGKILL)  # a kill -9 of the pool, just then\n"
-              "_Worker.ask_to_end = ask_then_die\npool.close()\n")
-    coordinator = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True)
-    worker = None
-    try:
-        worker = int(coordinator.stdout.readline())
-        [home] = [p for p in tmp_path.iterdir() if p.name.startswith("warpfuzz-worker")]
-        for _ in range(600):  # until the worker is drawing (its first draws import what drawing needs)
-            if _cpu_seconds(worker) > 3.0:
-                break
-            time.sleep(0.05)
+    then = ("sys.stdin.readline()\nask = _Worker.ask_to_end\n"
+            "def ask_then_die(self):\n    ask(self)\n    os.kill(os.getpid(), signal.SIGKILL)  # a kill -9 of the pool, just then\n"
+            "_Worker.ask_to_end = ask_then_die\npool.close()\n")
+    with _drawing_worker(tmp_path, then) as (coordinator, worker, home):
         coordinator.stdin.write("\n")
         coordinator.stdin.flush()
         assert coordinator.wait(timeout=60) == -signal.SIGKILL  # it died in close(), after asking
-        asked = time.monotonic()
-        while process_identity(worker) is not None and time.monotonic() - asked < 20:
-            time.sleep(0.05)
-        assert process_identity(worker) is None, "the worker went on with its job"
-        assert time.monotonic() - asked < 5
-        assert not home.exists() and not list(tmp_path.iterdir())
-    finally:
-        coordinator.kill()
-        coordinator.wait()
-        if worker is not None and process_identity(worker) is not None:
-            os.kill(worker, signal.SIGKILL)
+        _gone_with_its_home(worker, home, tmp_path, within=5)
 
 
 def test_ctrl_c_while_a_pool_stops_its_workers_waits_until_all_are_stopped(tmp_path):
