@@ -255,7 +255,7 @@ class Soak:
         environment: a worker whose coordinator is gone replaces itself with a Python that removes
         its home (``fuzzer.worker._watch_coordinator``), and in the middle of that ``exec`` its
         ``/proc/<pid>/environ`` can read empty; missed then, it was taken for gone while it was still
-        removing the home, and the home for one left behind (4 of about 150 runs here). Gone is none
+        removing the home, and the home for one left behind (5 of 106 runs here). Gone is none
         found twice in a row, 0.1 s apart: a scan can land in such an ``exec`` too."""
         started = time.monotonic()
         seen: set[int] = set()
