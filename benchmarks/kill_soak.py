@@ -157,16 +157,16 @@ def processes_of(tmpdir: Path) -> list[int]:
             continue
         try:
             environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
         # a worker's own TMPDIR is inside its home, in ``tmpdir``
-        if state != "Z" and any(v == wanted or v.startswith(wanted + b"/") for v in environ):
+        if any(v == wanted or v.startswith(wanted + b"/") for v in environ) and _running(int(entry)):
             found.append(int(entry))
     return found
 
 
 def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):

@@ -207,12 +207,9 @@ class _Worker:
         native code, or stopped) is killed, and its home removed here."""
         with signals_held():  # not a dead worker with its home left
             self.ask_to_end()
-            if self.proc.poll() is None:
-                try:
-                    self.proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    pass
-            if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -236,7 +233,6 @@ class _Worker:
             pass
 
     def close_files(self):
-        self.ask_to_end()
         for f in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 f.close()

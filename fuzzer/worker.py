@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import sys
 import threading
@@ -65,8 +66,6 @@ def warm_generation() -> None:
 
 
 def _job_waiting() -> bool:
-    import select
-
     return bool(select.select([sys.stdin], [], [], 0)[0])
 
 
@@ -158,8 +157,6 @@ def _watch_coordinator(home: str, coordinator: int, interval: float = 0.25, stop
     between the removal's steps) recreated directories in it (Warp's kernel cache ``makedirs``),
     and the home outlived the worker. So this thread replaces the process (``exec`` ends every
     thread at once) with a Python that only removes the home."""
-    import select
-
     while os.getppid() == coordinator:
         if stop_fd is None:
             time.sleep(interval)
