@@ -6,13 +6,13 @@ import argparse
 import json
 import os
 import re
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
+from fuzzer import interrupts
 from fuzzer.errors import WarpfuzzError
+from fuzzer.interrupts import Terminated
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -401,22 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Terminated(BaseException):
-    """SIGTERM (``kill``, ``timeout``, a batch system's stop), raised wherever the command is, as
-    SIGINT raises ``KeyboardInterrupt``: the workers are stopped on the way out."""
-
-
-def _terminated(signum, frame):
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set a handler
-    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
-        return args.func(args)
+        with interrupts.handled():
+            status = args.func(args)
+            interrupts.raise_if_lost()  # one that came after the last wait for workers (a campaign's card)
+            return status
     except WarpfuzzError as exc:
         print(f"warpfuzz: error: {exc}", file=sys.stderr)
         return 2
@@ -427,9 +419,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`warpfuzz stats DIR | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit
         return 141
-    finally:
-        if in_main_thread and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

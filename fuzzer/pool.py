@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from fuzzer.interrupts import signals_held
+from fuzzer.interrupts import raise_if_lost, signals_held
 from fuzzer.worker import STOP_FD
 
 
@@ -324,6 +324,7 @@ class LocalPool:
 
         try:
             while pending or busy:
+                raise_if_lost()  # a Ctrl-C or SIGTERM Python dropped (the select below waits 1 s at most)
                 hand_out()
                 now = time.monotonic()
                 wait = max(0.0, min(w.deadline for w in busy.values()) - now) if busy else 0

@@ -21,6 +21,7 @@ from collections import deque
 from typing import Iterable, Iterator
 
 from fuzzer.errors import WarpfuzzError
+from fuzzer.interrupts import raise_if_lost
 from fuzzer.pool import Job, JobQueue, LocalPool
 
 START_TIMEOUT = 120.0  # seconds for every actor to be placed and import warpfuzz
@@ -143,6 +144,7 @@ class RayPool:
                 running[actor.run.remote(job)] = (actor, job, time.monotonic())
 
         while pending or running:
+            raise_if_lost()  # a Ctrl-C or SIGTERM Python dropped
             hand_out()
             [done], _ = ray.wait(list(running), num_returns=1)
             actor, job, sent = running.pop(done)

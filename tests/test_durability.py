@@ -176,7 +176,7 @@ def test_ctrl_c_or_sigterm_stops_with_one_line_and_keeps_the_commits(campaign_co
             proc.wait()
     assert proc.returncode == status, stderr[-2000:]
     said = [line for line in stderr.splitlines() if line.startswith("warpfuzz:") or "Traceback" in line]
-    assert said == [f"warpfuzz: {word}; committed records are kept, run the same command to resume"]
+    assert said == [f"warpfuzz: {word}; committed records are kept, run the same command to resume"], stderr[-3000:]
     # the workers were stopped on the way out, their homes and temp files with them
     assert sorted(os.listdir(warpfuzz.tmpdir)) == []
     committed = shard_bytes(out)
