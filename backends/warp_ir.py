@@ -23,6 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from fuzzer.interrupts import signals_held
+
 _FILE_COMMENT = re.compile(r"^[ \t]*// [^\n]*\.py:\d+\n", re.M)
 _LINE_TAG = re.compile(r"[ \t]*<L \d+>$", re.M)
 _LINE_DIRECTIVE = re.compile(r"^[ \t]*#line [^\n]*\n", re.M)
@@ -37,6 +39,7 @@ FIXED_MODULE_OPTIONS = {
 }
 
 _warp_ready = False
+_NO_DRIVER = "Could not find or load the NVIDIA CUDA driver"
 _own_cache = None  # the kernel cache of a process that gave init_warp no directory
 
 
@@ -52,7 +55,15 @@ def init_warp(cache_dir: str | None = None):
         wp.config.log_level = wp.LOG_WARNING  # Warp 1.19 has no config.quiet: no banner, no load timings
         wp.config.kernel_cache_dir = cache_dir
         wp.config.enable_cpu_blocks = False
-        wp.init()
+        # without a CUDA driver Warp's native init warns that GPU execution is not available. No
+        # campaign needs the driver (NVRTC makes the PTX; the cuda oracle skips without a GPU), and
+        # on the user's terminal, at a cpu or cuda campaign's end, the warning only alarmed: it
+        # is dropped, and anything else the init prints is passed on. Held from Ctrl-C so that
+        # native stderr is not left redirected (the command's last line would go with it).
+        with signals_held(), CaptureStderr() as cap:
+            wp.init()
+        rest = [line for line in cap.text.splitlines(keepends=True) if _NO_DRIVER not in line]
+        sys.stderr.write("".join(rest))
         _warp_ready = True
     return wp
 
