@@ -23,6 +23,7 @@ class Terminated(BaseException):
 
 
 _lost: list[int] = []  # the signals whose exception Python dropped, not yet raised again
+_hooks: list = []  # the unraisable hook each ``handled`` block replaced (pytest's, say)
 
 
 def _exception(signum: int) -> BaseException:
@@ -42,7 +43,7 @@ def _unraisable(unraisable):
     elif isinstance(unraisable.exc_value, Terminated):
         _lost.append(signal.SIGTERM)
     else:
-        sys.__unraisablehook__(unraisable)
+        (_hooks[-1] if _hooks else sys.__unraisablehook__)(unraisable)
 
 
 @contextlib.contextmanager
@@ -53,12 +54,13 @@ def handled():
         yield
         return
     previous = {signum: signal.signal(signum, _raise) for signum in HELD if signal.getsignal(signum) is not None}
-    hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+    _hooks.append(sys.unraisablehook)
+    sys.unraisablehook = _unraisable
     _lost.clear()
     try:
         yield
     finally:
-        sys.unraisablehook = hook
+        sys.unraisablehook = _hooks.pop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
