@@ -303,6 +303,14 @@ def test_hints_from_the_generator_set_roles_and_launch_shape(load):
     assert [(a.role, a.host.shape) for a in inputs.args] == [("inout", (8,)), ("out", (8,))]
 
 
+def _scratch(tmp_path: Path) -> str:
+    """A worker's scratch folder inside the test's own: the batch writes its current-kernel marker
+    beside it (in the worker's home), so ``tmp_path`` itself as scratch put it in pytest's root."""
+    scratch = tmp_path / "home" / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return str(scratch)
+
+
 def test_a_native_compile_error_is_pinned_on_its_kernel_without_bisecting(load, monkeypatch, tmp_path):
     """clang names the line at fault; the kernel whose code holds it is built alone (and labelled),
     and its batch-mates compile once more, together: three module builds where bisecting takes five."""
@@ -316,7 +324,7 @@ def test_a_native_compile_error_is_pinned_on_its_kernel_without_bisecting(load, 
     builds = []
     run = pipeline._BatchContext.run
     monkeypatch.setattr(pipeline._BatchContext, "run", lambda self, batch, results: builds.append(len(batch)) or run(self, batch, results))
-    results = pipeline.compile_kernels({"backend": "cpu", "oracles": [], "seed": 0, "cpu_opt": 0, "kernels": kernels}, str(tmp_path))
+    results = pipeline.compile_kernels({"backend": "cpu", "oracles": [], "seed": 0, "cpu_opt": 0, "kernels": kernels}, _scratch(tmp_path))
     assert [r["outcome"] for r in results] == [outcomes.OK, outcomes.NATIVE_COMPILE_ERROR, outcomes.OK, outcomes.OK]
     assert "intersect_tri_tri" in results[1]["diagnostic"]
     assert builds == [4, 1, 3]
@@ -340,7 +348,7 @@ def test_an_oversized_kernel_is_set_aside_before_the_native_build(monkeypatch, t
     def job(**extra):
         return {"backend": "cpu", "oracles": ["run"], "seed": 0, "cpu_opt": 0, "kernels": kernels, **extra}
 
-    free = pipeline.compile_kernels(job(), str(tmp_path))
+    free = pipeline.compile_kernels(job(), _scratch(tmp_path))
     sizes = [len(r["ir"]["forward"]) + len(r["ir"]["backward"]) for r in free]
     assert [r["outcome"] for r in free] == [outcomes.OK] * 3 and sizes[1] > 20 * max(sizes[0], sizes[2])
 
@@ -349,7 +357,7 @@ def test_an_oversized_kernel_is_set_aside_before_the_native_build(monkeypatch, t
     monkeypatch.setattr(pipeline._BatchContext, "_compile_and_check",
                         lambda self, batch, *a: built.append([k["kernel_name"] for k in batch]) or compile_and_check(self, batch, *a))
     limit = (sizes[0] + sizes[1]) // 2
-    results = pipeline.compile_kernels(job(max_ir_bytes=limit), str(tmp_path))
+    results = pipeline.compile_kernels(job(max_ir_bytes=limit), _scratch(tmp_path))
     assert [r["outcome"] for r in results] == [outcomes.OK, outcomes.OVERSIZED, outcomes.OK]
     assert built == [[kernels[0]["kernel_name"], kernels[2]["kernel_name"]]]  # one native build, without it
     assert f"source of {sizes[1]} bytes is over the campaign's limit of {limit} bytes" in results[1]["diagnostic"]
