@@ -26,13 +26,16 @@ import hashlib
 import json
 import os
 import re
+import signal
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzzer import outcomes
 from fuzzer.errors import WarpfuzzError
+from fuzzer.interrupts import Terminated
 from fuzzer.reduce import reduce_source
 from fuzzer.repro import STEP_FOR_LABEL, make_predicate, run_repro, write_repro
 from fuzzer.shards import atomic_write, iter_records
@@ -143,11 +146,31 @@ def reduce_findings(corpus_dir, *, workers: int = 2, max_steps: int = 100, timeo
         raise WarpfuzzError(f"cannot reduce findings of kind {sorted(unknown)}: choose from {', '.join(REDUCIBLE_KINDS)}")
     root = Path(corpus_dir) / FINDINGS_DIR
     todo = [f for f in collect_findings(corpus_dir) if f.kind in kinds]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(lambda f: _reduce_one(f, root / f.key, max_steps, timeout_s), todo))
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        return list(pool.map(lambda f: _reduce_one(f, root / f.key, max_steps, timeout_s, stop), todo))
+    except BaseException:  # Ctrl-C, SIGTERM: the reductions in flight stop after their current run
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # and the waiting ones never start
 
 
-def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float) -> dict:
+def _interrupted(status: int, stop: threading.Event) -> None:
+    """Raise if the command is being stopped, or the reproducer run just made was itself stopped by
+    a signal (a terminal's Ctrl-C reaches every process of the command's group, the reproducers
+    too, and the run it cut short is no verdict). Either way nothing is written: judged from such a
+    run, a finding was recorded as not reproducible, and a later run read that back as done."""
+    if status in (-signal.SIGTERM, 128 + signal.SIGTERM):
+        raise Terminated()
+    if stop.is_set() or status in (-signal.SIGINT, 128 + signal.SIGINT):
+        raise KeyboardInterrupt()
+
+
+def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float,
+                stop: threading.Event | None = None) -> dict:
+    stop = stop or threading.Event()
     info_path = folder / "info.json"
     if info_path.exists():
         return json.loads(info_path.read_text(encoding="utf-8"))
@@ -164,14 +187,17 @@ def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float
         "target": how["target"],
         "original": _size(source),
     }
+    _interrupted(0, stop)
     status, verdict = _run_candidate(source, record, how)
+    _interrupted(status, stop)
     prefix = f"reproduced {finding.label}: "
     if status != 1 or not verdict.startswith(prefix):
         info.update(reproducible=False, verdict=verdict)
     else:
         repro_signature = verdict[len(prefix):]
-        still_fails = make_predicate(repro_signature, finding.label, **how)
+        still_fails = make_predicate(repro_signature, finding.label, **how, on_run=lambda status: _interrupted(status, stop))
         reduced = reduce_source(source, still_fails, max_steps=max_steps)
+        _interrupted(0, stop)
         tmp = folder / ".repro.py.tmp"
         write_repro(reduced, label=finding.label, path=str(tmp), **how)
         os.replace(tmp, folder / "repro.py")

@@ -225,9 +225,10 @@ def run_repro(path: str, timeout_s: float = 120.0) -> tuple[int, str]:
 
 
 def make_predicate(signature: str, label: str, *, kernel_name: str, hints=None, seed: int = 0, step: str | None = None,
-                   target: str = "cpu", timeout_s: float = 60.0):
+                   target: str = "cpu", timeout_s: float = 60.0, on_run=None):
     """``still_fails(source)``: does a candidate source, run as a reproducer in a fresh process,
-    still give this finding's ``signature``? Crashes and hangs are reducible too."""
+    still give this finding's ``signature``? Crashes and hangs are reducible too. ``on_run`` is
+    given each run's exit status before it is judged, and may raise to stop the reduction."""
     expected = f"reproduced {label}: {signature}"
 
     def still_fails(source: str) -> bool:
@@ -235,6 +236,8 @@ def make_predicate(signature: str, label: str, *, kernel_name: str, hints=None, 
             path = write_repro(source, kernel_name, label, hints=hints, seed=seed, path=os.path.join(work, "repro.py"),
                                step=step, target=target, timeout_s=timeout_s)
             status, verdict = run_repro(path, timeout_s=timeout_s + 60)
+        if on_run is not None:
+            on_run(status)
         return status == 1 and verdict == expected
 
     return still_fails

@@ -142,3 +142,54 @@ def test_a_real_warp_finding_reduces_to_a_smaller_repro_that_plain_python_runs(t
     assert _kernel_statements(reduced_source, name) < _kernel_statements(original, name)
     assert "wp.tile(x[i])" in reduced_source
     assert run_repro(str(repro)) == (1, f"reproduced {outcomes.WARP_INTERNAL_ERROR}: {finding.signature}")
+
+
+def _running_reproducer(tmpdir: Path) -> bool:
+    """Whether a reproducer of the command whose TMPDIR is ``tmpdir`` is running."""
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(str(tmpdir).encode()) and a.endswith(b"repro.py") for a in argv):
+            return True
+    return False
+
+
+def test_ctrl_c_in_a_reduction_stops_it_and_records_no_verdict(tmp_path):
+    """A terminal's Ctrl-C reaches the reproducer being run too, and a run it cut short is no
+    verdict: the finding was recorded as not reproducible (``info.json``), which the same command
+    then read back as done, and the findings still waiting were reduced before the command ended.
+    Now the command stops with its one line, and the finding is reduced when it is run again."""
+    import signal
+    import time
+
+    from support import Warpfuzz
+
+    corpus = tmp_path / "extracted"
+    extracted = warpfuzz("extract", str(KNOWN / "tile_in_long_kernel.py"), "--backend", "cpu", "--out", str(corpus), "--workers", "1")
+    assert extracted.returncode == 0, extracted.stderr[-3000:]
+    (finding,) = collect_findings(corpus)
+    command = ("findings", corpus, "--reduce", "--workers", "1", "--max-steps", "8")
+    cli = Warpfuzz(tmp_path / "tmp")
+    proc = cli.popen(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _running_reproducer(cli.tmpdir) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends Ctrl-C to its foreground group
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    said = [line for line in stderr.splitlines() if line.startswith("warpfuzz:") or "Traceback" in line]
+    assert said == ["warpfuzz: interrupted; committed records are kept, run the same command to resume"], stderr[-3000:]
+    assert not (corpus / "findings" / finding.key / "info.json").exists()
+
+    again = cli.run(*command)
+    assert again.returncode == 0, again.stderr[-3000:]
+    info = json.loads((corpus / "findings" / finding.key / "info.json").read_text())
+    assert info["reproducible"] is True and info["repro_signature"] == finding.signature
+    assert sorted(os.listdir(cli.tmpdir)) == []
