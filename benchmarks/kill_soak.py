@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.throughput import DATASET_ORACLES  # noqa: E402
 from fuzzer.errors import WarpfuzzError  # noqa: E402
 from fuzzer.pipeline import CURRENT_KERNEL_MARKER  # noqa: E402
-from fuzzer.pool import HOME_PREFIX, OWNER_FILE  # noqa: E402
+from fuzzer.pool import HOME_PREFIX, OWNER_FILE, process_identity  # noqa: E402
 from fuzzer.shards import MANIFEST, STREAMS, read_manifest, validate_corpus  # noqa: E402
 
 KINDS = ("random", "shard", "manifest", "committed", "start")
@@ -167,10 +167,7 @@ def processes_of(tmpdir: Path) -> list[int]:
 
 def _running(pid: int) -> bool:
     """Whether ``pid`` is a process that has not ended (a zombie has)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return process_identity(pid) is not None
 
 
 @dataclass

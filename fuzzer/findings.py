@@ -150,10 +150,8 @@ def reduce_findings(corpus_dir, *, workers: int = 2, max_steps: int = 100, timeo
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
         return list(pool.map(lambda f: _reduce_one(f, root / f.key, max_steps, timeout_s, stop), todo))
-    except BaseException:  # Ctrl-C, SIGTERM: the reductions in flight stop after their current run
-        stop.set()
-        raise
     finally:
+        stop.set()  # on Ctrl-C or SIGTERM: the reductions in flight stop after their current run
         pool.shutdown(wait=True, cancel_futures=True)  # and the waiting ones never start
 
 
@@ -168,9 +166,7 @@ def _interrupted(status: int, stop: threading.Event) -> None:
         raise KeyboardInterrupt()
 
 
-def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float,
-                stop: threading.Event | None = None) -> dict:
-    stop = stop or threading.Event()
+def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float, stop: threading.Event) -> dict:
     info_path = folder / "info.json"
     if info_path.exists():
         return json.loads(info_path.read_text(encoding="utf-8"))

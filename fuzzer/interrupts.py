@@ -47,22 +47,32 @@ def _unraisable(unraisable):
 
 
 @contextlib.contextmanager
+def _handlers(handler):
+    """``handler`` for SIGINT and SIGTERM in the block, then the handlers they had before (one set
+    outside Python, which ``signal.getsignal`` gives as None, is left as it is). Main thread only."""
+    previous = {signum: signal.signal(signum, handler) for signum in HELD if signal.getsignal(signum) is not None}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
 def handled():
     """The command's handlers: SIGINT raises ``KeyboardInterrupt``, SIGTERM :class:`Terminated`
     (outside the main thread, the only one that may set handlers, the block runs as it is)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _raise) for signum in HELD if signal.getsignal(signum) is not None}
-    _hooks.append(sys.unraisablehook)
-    sys.unraisablehook = _unraisable
-    _lost.clear()
-    try:
-        yield
-    finally:
-        sys.unraisablehook = _hooks.pop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with _handlers(_raise):
+        _hooks.append(sys.unraisablehook)
+        sys.unraisablehook = _unraisable
+        _lost.clear()
+        try:
+            yield
+        finally:
+            sys.unraisablehook = _hooks.pop()
 
 
 def raise_if_lost():
@@ -88,17 +98,12 @@ def signals_held():
         yield
         return
     arrived: list[int] = []
-    previous = {}
     try:
-        for signum in HELD:
-            if signal.getsignal(signum) is not None:  # None: a handler set outside Python, left as it is
-                previous[signum] = signal.signal(signum, lambda signum, frame: arrived.append(signum))
-        yield
+        with _handlers(lambda signum, frame: arrived.append(signum)):
+            yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if arrived:
-            # raised in this thread, the first to arrive reaches the handler restored above at
+            # raised in this thread, the first to arrive reaches the handler ``_handlers`` restored at
             # once: ``handled``'s raises, the default SIGTERM ends the process, an enclosing
             # block's notes it for its own end
             signal.raise_signal(arrived[0])
