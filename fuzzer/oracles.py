@@ -150,9 +150,15 @@ def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
     """Compare <J^T w, d> from the adjoint with <w, f(x+hd) - f(x-hd)> / 2h for random w, d.
 
     Both sides use the perturbation actually representable in the input dtype, so input rounding
-    cancels. A probe is a finding only when both step sizes disagree with the adjoint beyond
-    ``GRAD_RTOL`` plus the outputs' rounding noise, while agreeing with each other (two
-    inconsistent finite differences mean the kernel is not smooth near the sample point).
+    cancels. A probe judges nothing when the two step sizes disagree (beyond ``GRAD_RTOL`` and the
+    outputs' rounding noise): the kernel is not smooth near the sample point. When they agree, the
+    output elements whose own two central differences disagree (a jump or a kink within a step)
+    are left out too: their cotangent is set to 0, the sums are taken again, and the adjoint is
+    taken with that cotangent. Summed over many elements, piecewise-constant outputs (a BVH query's
+    hits, per thread) can give two agreeing finite differences with no derivative behind them: as
+    many jumps fall within the larger step as its size allows, each weighing less. A probe is a
+    finding only when both step sizes, on the smooth elements, agree with each other and disagree
+    with the adjoint.
     """
     if not kernel.module.options.get("enable_backward", True):
         return OracleResult(SKIPPED, "module built without backward")
@@ -173,12 +179,17 @@ def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
     for probe in range(GRAD_PROBES):
         cotangent = {a.name: rng.standard_normal(a.host.shape).astype(a.host.dtype) for a in diff_out}
         direction = {a.name: rng.standard_normal(a.host.shape) for a in diff_in}
-        adjoint = _adjoint(kernel, inputs, cotangent)
-        (fd1, ad1, noise1), (fd2, ad2, noise2) = (
-            _directional(kernel, inputs, diff_in, cotangent, direction, adjoint, h) for h in GRAD_STEPS
-        )
-        if not abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * max(abs(fd1), abs(fd2)):
+        steps = [_differences(kernel, inputs, diff_in, diff_out, direction, h) for h in GRAD_STEPS]
+        if not _agree(*(_directional(cotangent, {}, deltas, per_element) for deltas, per_element in steps)):
             continue  # not smooth near the sample point: finite differences cannot judge
+        cotangent = _smooth_cotangent(cotangent, steps[0][1], steps[1][1])
+        if not any(w.any() for w in cotangent.values()):
+            continue  # no output element is smooth on its own
+        adjoint = _adjoint(kernel, inputs, cotangent)
+        (fd1, ad1, noise1), (fd2, ad2, noise2) = (_directional(cotangent, adjoint, deltas, per_element)
+                                                  for deltas, per_element in steps)
+        if not _agree((fd1, ad1, noise1), (fd2, ad2, noise2)):
+            continue
         if not np.isfinite(ad2):
             return _finding(GRAD_MISMATCH, "grad", f"adjoint is {ad2} where finite differences give {fd2:.6g} (probe {probe})")
         if all(abs(fd - ad) > noise + GRAD_RTOL * max(abs(fd), abs(ad)) for fd, ad, noise in ((fd1, ad1, noise1), (fd2, ad2, noise2))):
@@ -190,21 +201,53 @@ def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
     return OracleResult(OK)
 
 
-def _directional(kernel, inputs, diff_in, cotangent, direction, adjoint, h) -> tuple[float, float, float]:
-    """<w, f(x+hd) - f(x-hd)> / 2h, the adjoint's <J^T w, (x+hd) - (x-hd)> / 2h, and the rounding
-    noise of the first; the perturbations are those the input dtype can represent."""
+def _differences(kernel, inputs, diff_in, diff_out, direction, h) -> tuple[dict, dict]:
+    """The input perturbations the dtype can represent, ``(x+hd) - (x-hd)``, by input; and by
+    float output, each element's central difference ``(f(x+hd) - f(x-hd)) / 2h`` and its rounding
+    noise."""
     plus = {a.name: (a.host + h * direction[a.name]).astype(a.host.dtype) for a in diff_in}
     minus = {a.name: (a.host - h * direction[a.name]).astype(a.host.dtype) for a in diff_in}
     f_plus, f_minus = launch_outputs(kernel, inputs, overrides=plus), launch_outputs(kernel, inputs, overrides=minus)
+    deltas = {n: (plus[n].astype(np.float64) - minus[n]) / (2 * h) for n in plus}
+    per_element = {}
+    for n in (a.name for a in diff_out):
+        fp, fm = f_plus[n].astype(np.float64), f_minus[n].astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            noise = GRAD_NOISE_ULPS * float(np.finfo(f_plus[n].dtype).eps) * (np.abs(fp) + np.abs(fm)) / (2 * h)
+            per_element[n] = ((fp - fm) / (2 * h), noise)
+    return deltas, per_element
+
+
+def _agree(first: tuple, second: tuple) -> bool:
+    """Do two steps' ``_directional`` finite differences agree, within ``GRAD_RTOL`` and their noise?"""
+    (fd1, _, noise1), (fd2, _, noise2) = first, second
+    return abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * max(abs(fd1), abs(fd2))
+
+
+def _smooth_cotangent(cotangent: dict, first: dict, second: dict) -> dict:
+    """``cotangent`` with 0 where an output element's central differences at the two step sizes
+    disagree beyond ``GRAD_RTOL`` and their rounding noise, or are not finite."""
+    out = {}
+    for n, w in cotangent.items():
+        (fd1, noise1), (fd2, noise2) = first[n], second[n]
+        with np.errstate(invalid="ignore"):
+            smooth = np.abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * np.maximum(np.abs(fd1), np.abs(fd2))
+        out[n] = np.where(smooth, w, np.zeros_like(w))
+    return out
+
+
+def _directional(cotangent, adjoint, deltas, per_element) -> tuple[float, float, float]:
+    """<w, f(x+hd) - f(x-hd)> / 2h, the adjoint's <J^T w, (x+hd) - (x-hd)> / 2h, and the rounding
+    noise of the first, from ``_differences``."""
     fd = ad = noise = 0.0
     for n, w in cotangent.items():
         w64 = w.astype(np.float64).ravel()
-        fp, fm = f_plus[n].astype(np.float64).ravel(), f_minus[n].astype(np.float64).ravel()
-        fd += float(w64 @ (fp - fm))
-        noise += GRAD_NOISE_ULPS * float(np.finfo(f_plus[n].dtype).eps) * float(np.abs(w64) @ (np.abs(fp) + np.abs(fm)))
+        diff, err = per_element[n]
+        fd += float(w64 @ np.where(w64 != 0.0, diff.ravel(), 0.0))
+        noise += float(np.abs(w64) @ np.where(w64 != 0.0, err.ravel(), 0.0))
     for n, g in adjoint.items():
-        ad += float(g.astype(np.float64).ravel() @ (plus[n].astype(np.float64) - minus[n]).ravel())
-    return fd / (2 * h), ad / (2 * h), noise / (2 * h)
+        ad += float(g.astype(np.float64).ravel() @ deltas[n].ravel())
+    return fd, ad, noise
 
 
 def custom_gradients(kernel) -> list[str]:
