@@ -26,7 +26,7 @@ from fuzzer.record import record_id
 from fuzzer.shards import CorpusWriter, atomic_write, check_shards, draw_engine_versions, iter_records
 from fuzzer.splits import split_for
 
-GENERATOR_VERSION = "0.3.0"
+GENERATOR_VERSION = "0.3.1"
 ROUND_SIZE = 200
 _job_ids = itertools.count(1)
 GENERATE_CHUNK = 25

@@ -121,6 +121,39 @@ def test_distribution_and_builtin_coverage_over_many_draws():
     assert len(used & public) >= 0.6 * len(public)  # 2000 draws reach >= 80% (benchmarks/grammar_validity.py)
 
 
+_ALIASING_TILE_OPS = {"tile_view", "tile_transpose", "tile_reshape"}  # Warp: the result aliases the source tile
+
+
+def _accumulations(source: str) -> list[tuple[str, str, str, dict]]:
+    """Each ``wp.tile_matmul(a, b, out)`` of a kernel, with the tile whose storage each name is."""
+    import ast
+
+    storage, found = {}, []
+
+    def root(node):
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _ALIASING_TILE_OPS:
+            node = node.args[0]
+        return storage.get(node.id, node.id) if isinstance(node, ast.Name) else None
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            storage[node.targets[0].id] = root(node.value) or node.targets[0].id
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and getattr(node.value.func, "attr", "") == "tile_matmul":
+            found.append(tuple(root(arg) for arg in node.value.args))
+    return found
+
+
+def test_tile_matmul_never_accumulates_into_a_view_of_its_operands():
+    """Warp's ``tile_matmul(a, b, out)`` documents that ``out`` must not alias ``a`` or ``b`` (it
+    reads them while writing ``out``), and ``tile_view``, ``tile_transpose`` and ``tile_reshape``
+    return views of their source. A seed-21 ``--oracles grad`` campaign had two ``grad_mismatch``
+    findings that were such kernels (generator 0.3.0)."""
+    drawer = Drawer(grammars(), _only("tile_linalg"))
+    accumulations = [acc for index in range(300) for acc in _accumulations(render(drawer.draw(0, index).model))]
+    assert len(accumulations) > 50  # the accumulating form is still drawn
+    assert [acc for acc in accumulations if acc[2] in acc[:2]] == []
+
+
 def test_same_seed_same_source():
     a = Drawer(grammars(), Plan()).draw(5, 3).model
     b = Drawer(grammars(), Plan()).draw(5, 3).model
