@@ -113,3 +113,42 @@ def test_rounds_stream_in_commit_order_with_empty_rounds_kept():
     assert [(r, {i: len(v) for i, v in by_index.items()}) for r, by_index in rounds] == [(0, {1: 1, 3: 2}), (1, {}), (2, {25: 1})]
     with pytest.raises(WarpfuzzError, match="not in commit order"):
         list(_rounds([rec(25), rec(3)], 10))
+
+
+TILE_OF_BLOCK = '''import warp as wp
+wp.set_module_options({{'block_dim': {block}}})
+
+@wp.kernel
+def tile_of_{block}(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = wp.untile(wp.tile(a[i] * 1.0)) + a[i]
+'''
+
+
+def test_recompile_builds_a_kernel_only_with_kernels_of_its_module_options(tmp_path):
+    """``wp.tile(x)`` is a tile of the module's ``block_dim`` elements, and a module's last
+    ``wp.set_module_options`` sets it for all its kernels. The campaign never puts kernels of two
+    block sizes in one cuda module; ``--recompile`` batched its picks in corpus order, and a
+    production run's check failed on two tile kernels of block size 32 built with 64."""
+    from backends.warp_ir import init_warp
+    from fuzzer.pipeline import compile_kernels
+    from fuzzer.pool import LocalPool
+    from fuzzer.redraw import RedrawReport, _recompile
+    from fuzzer.shards import CorpusWriter
+
+    init_warp()
+    records = []
+    for index, block in enumerate((32, 64)):
+        source, name = TILE_OF_BLOCK.format(block=block), f"tile_of_{block}"
+        job = {"backend": "cuda", "oracles": [], "seed": 0, "kernels": [{"key": name, "source": source, "kernel_name": name, "hints": None}]}
+        (result,) = compile_kernels(job, str(tmp_path))  # alone, as the campaign builds it with its own block size
+        assert result["outcome"] == "ok", result
+        records.append({"normalized_hash": name, "kernel_name": name, "python_source": source, "ir": result["ir"],
+                        "provenance": {"index": index}})
+    assert "tile_shape_t<32>" in records[0]["ir"]["forward"] and "tile_shape_t<64>" in records[1]["ir"]["forward"]
+    settings = {"backend": "cuda", "seed": 0, "compile_batch": 25, "cpu_opt": None}
+    CorpusWriter(tmp_path / "corpus", settings).commit({"records": records}, state={})
+    report = RedrawReport()
+    with LocalPool(1) as pool:
+        _recompile(tmp_path / "corpus", settings, 2, 2, pool, report)
+    assert report.recompiled == 2 and report.ir_differences == []
