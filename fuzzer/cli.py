@@ -258,7 +258,7 @@ def cmd_findings(args) -> int:
 
     _require_corpus(args.dir)
     if args.reduce:
-        reduce_findings(Path(args.dir), workers=args.workers, max_steps=args.max_steps)
+        reduce_findings(Path(args.dir), workers=args.workers, max_steps=args.max_steps, examples=args.examples)
     return findings_command(Path(args.dir), args.json)
 
 
@@ -379,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="findings reduced at a time (with --reduce)")
     fi.add_argument("--max-steps", type=positive_int("--max-steps"), default=100,
                     help="reproducer runs per finding while reducing (default 100)")
+    fi.add_argument("--examples", type=positive_int("--examples"), default=None,
+                    help="with --reduce: examples reduced per wrong-result or wrong-gradient signature, which can hold "
+                         "several causes (default 3; other findings: their first example); the listing groups them by "
+                         "the Warp calls left")
     fi.set_defaults(func=cmd_findings)
 
     rp = sub.add_parser("replay", help="every kernel of a Warp source file through the pipeline and all oracles, each isolated")

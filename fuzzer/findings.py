@@ -11,7 +11,12 @@ normalized message, innermost Warp function) and sorts each group into one of th
 
 ``reduce_findings`` writes ``DIR/findings/<key>/`` for each ``warp`` and ``generator`` finding:
 ``original.py`` (its first example), ``repro.py`` (the example minimized with ``reduce_source``,
-as a standalone reproducer: plain ``python repro.py`` exits 1 with one line) and ``info.json``.
+as a standalone reproducer: plain ``python repro.py`` exits 1 with one line) and ``info.json``
+(with ``calls``, the Warp functions the reduced kernel still calls). A wrong result's or a wrong
+gradient's signature says what differed, not why, so kernels of one signature can have different
+causes: up to ``VALUE_EXAMPLES`` of its examples (by default) are reduced, each further one into
+``DIR/findings/<key>/examples/<n>-<kernel>/``, and the listing groups a finding's reduced examples
+by their calls.
 Before reducing, the original must reproduce as a plain-Warp reproducer in a fresh process. One
 that does not (a fault that lives in a backend plugin, not in Warp, or a flaky one) is kept with
 ``"reproducible": false`` and the reproducer's verdict, and gets no ``repro.py``. ``info.json``
@@ -22,6 +27,7 @@ redoes a finding (delete its folder to redo it).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -44,6 +50,11 @@ FINDINGS_DIR = "findings"
 KINDS = ("warp", "generator", "warpfuzz")
 REDUCIBLE_KINDS = ("warp", "generator")
 _WORKER_JOB_ERROR = "error"  # the exc_type the campaign gives a kernel whose worker job raised
+# labels whose signature names what differed, not the cause: several examples of each are reduced
+VALUE_LABELS = frozenset({outcomes.GRAD_MISMATCH, outcomes.MISMATCH, outcomes.NAN_INF})
+VALUE_EXAMPLES = 3
+MAX_EXAMPLES = 20  # examples kept per signature while reading the failures (memory stays flat)
+EXAMPLES_DIR = "examples"
 
 
 @dataclass
@@ -53,6 +64,7 @@ class Finding:
     label: str
     first: dict  # the first failure record with this signature, in corpus order
     count: int = 0
+    examples: list[dict] = field(default_factory=list)  # the first MAX_EXAMPLES, ``first`` included
     kernel_types: set[str] = field(default_factory=set)
     grammars: set[str] = field(default_factory=set)
 
@@ -121,6 +133,8 @@ def collect_findings(corpus_dir) -> list[Finding]:
         if finding is None:
             finding = findings[sig] = Finding(sig, finding_kind(record), record["label"], record)
         finding.count += 1
+        if len(finding.examples) < MAX_EXAMPLES:
+            finding.examples.append(record)
         finding.kernel_types.add(record.get("kernel_type") or "")
         finding.grammars.add(record.get("grammar") or "")
     for finding in findings.values():
@@ -134,9 +148,12 @@ def collect_findings(corpus_dir) -> list[Finding]:
 
 
 def reduce_findings(corpus_dir, *, workers: int = 2, max_steps: int = 100, timeout_s: float = 60.0,
-                    kinds=REDUCIBLE_KINDS) -> list[dict]:
+                    kinds=REDUCIBLE_KINDS, examples: int | None = None) -> list[dict]:
     """Reduce every finding of ``kinds`` that has no ``info.json`` yet, ``workers`` at a time;
     returns each finding's info (those done earlier included), in ``collect_findings`` order.
+
+    ``examples``: how many examples of a wrong result or gradient (``VALUE_LABELS``) are reduced,
+    its first one included (default ``VALUE_EXAMPLES``); other findings reduce their first alone.
 
     ``max_steps`` bounds the reproducer runs per finding (each is a fresh process, so crashes and
     hangs reduce too); ``timeout_s`` is each run's limit, and how long a hang must last.
@@ -144,15 +161,40 @@ def reduce_findings(corpus_dir, *, workers: int = 2, max_steps: int = 100, timeo
     unknown = set(kinds) - set(REDUCIBLE_KINDS)
     if unknown:
         raise WarpfuzzError(f"cannot reduce findings of kind {sorted(unknown)}: choose from {', '.join(REDUCIBLE_KINDS)}")
+    if examples is not None and examples < 1:
+        raise WarpfuzzError(f"--examples must be at least 1, not {examples}")
     root = Path(corpus_dir) / FINDINGS_DIR
     todo = [f for f in collect_findings(corpus_dir) if f.kind in kinds]
+    # every finding's first example, then the further examples of the wrong results and gradients
+    jobs = [(f, root / f.key) for f in todo]
+    for f in todo:
+        wanted = (examples or VALUE_EXAMPLES) if f.label in VALUE_LABELS else 1
+        jobs += [(dataclasses.replace(f, first=example), example_folder(root / f.key, n, example))
+                 for n, example in enumerate(f.examples[1:wanted], 1)]
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        return list(pool.map(lambda f: _reduce_one(f, root / f.key, max_steps, timeout_s, stop), todo))
+        return list(pool.map(lambda job: _reduce_one(*job, max_steps, timeout_s, stop), jobs))[: len(todo)]
     finally:
         stop.set()  # on Ctrl-C or SIGTERM: the reductions in flight stop after their current run
         pool.shutdown(wait=True, cancel_futures=True)  # and the waiting ones never start
+
+
+def example_folder(folder: Path, n: int, record: dict) -> Path:
+    """Where a finding's ``n``-th further example is reduced (its first is ``folder`` itself)."""
+    return folder / EXAMPLES_DIR / f"{n:02d}-{re.sub(r'[^A-Za-z0-9_]', '_', record['kernel_name'])}"
+
+
+def warp_calls(source: str) -> list[str]:
+    """The Warp functions a source calls (``wp.<name>(...)``), sorted, each once; the calls in
+    parameter annotations (``wp.array(dtype=float)``) are types, not calls, and are left out."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    annotations = {id(n) for args in ast.walk(tree) if isinstance(args, ast.arguments) for n in ast.walk(args)}
+    return sorted({f"wp.{node.func.attr}" for node in ast.walk(tree) if isinstance(node, ast.Call) and id(node) not in annotations
+                   and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) and node.func.value.id == "wp"})
 
 
 def _interrupted(status: int, stop: threading.Event) -> None:
@@ -197,7 +239,8 @@ def _reduce_one(finding: Finding, folder: Path, max_steps: int, timeout_s: float
         tmp = folder / ".repro.py.tmp"
         write_repro(reduced, label=finding.label, path=str(tmp), **how)
         os.replace(tmp, folder / "repro.py")
-        info.update(reproducible=True, repro_signature=repro_signature, reduced=_size(reduced), verdict=verdict)
+        info.update(reproducible=True, repro_signature=repro_signature, reduced=_size(reduced), verdict=verdict,
+                    calls=warp_calls(reduced))
     atomic_write(info_path, (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
     return info
 
@@ -251,6 +294,7 @@ def findings_command(corpus_dir, as_json: bool) -> int:
         row["reproducible"] = info.get("reproducible") if info else None
         row["repro"] = str(folder / "repro.py") if (folder / "repro.py").exists() else None
         row["original"] = str(folder / "original.py") if (folder / "original.py").exists() else None
+        row["reduced_examples"] = _reduced_examples(folder)
         rows.append(row)
     if as_json:
         print(json.dumps(rows, indent=1, sort_keys=True))
@@ -267,7 +311,40 @@ def findings_command(corpus_dir, as_json: bool) -> int:
                 print(f"      repro: {r['repro']}")
             elif r["reproducible"] is False:
                 print(f"      not reproducible with plain Warp (original: {r['original']})")
+            groups = _by_calls(r["reduced_examples"])
+            if len(r["reduced_examples"]) > 1:
+                print(f"      {len(r['reduced_examples'])} examples reduced, {len(groups)} sets of calls left:")
+                for calls, members in groups.items():
+                    print(f"        {calls or '(no Warp call)'}: {', '.join(m['example'] for m in members)}; repro {members[0]['repro']}")
     return 0
+
+
+def _reduced_examples(folder: Path) -> list[dict]:
+    """A finding's reproducible reduced examples, its first one first: example, calls, repro."""
+    out = []
+    for where in [folder] + sorted(p for p in (folder / EXAMPLES_DIR).glob("*") if p.is_dir()):
+        info = _read_info(where)
+        if info and info.get("reproducible") and (where / "repro.py").exists():
+            calls = info["calls"] if "calls" in info else _repro_calls(where / "repro.py")  # reduced before ``calls``
+            out.append({"example": info.get("example", ""), "calls": calls, "repro": str(where / "repro.py")})
+    return out
+
+
+def _repro_calls(repro: Path) -> list[str]:
+    """``warp_calls`` of the kernel source a reproducer holds (its ``KERNEL_SOURCE = ...`` line)."""
+    prefix = "KERNEL_SOURCE = "
+    try:
+        line = next(line for line in repro.read_text(encoding="utf-8").splitlines() if line.startswith(prefix))
+        return warp_calls(ast.literal_eval(line[len(prefix):]))
+    except (OSError, StopIteration, ValueError, SyntaxError):
+        return []
+
+
+def _by_calls(examples: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for e in examples:
+        groups.setdefault(", ".join(e["calls"]), []).append(e)
+    return groups
 
 
 def _read_info(folder: Path) -> dict | None:

@@ -193,3 +193,59 @@ def test_ctrl_c_in_a_reduction_stops_it_and_records_no_verdict(tmp_path):
     info = json.loads((corpus / "findings" / finding.key / "info.json").read_text())
     assert info["reproducible"] is True and info["repro_signature"] == finding.signature
     assert sorted(os.listdir(cli.tmpdir)) == []
+
+
+# two kernels with one grad_mismatch signature and two causes: builtins Warp gives no gradient
+# by design (curlnoise's gain, documented; randf's bounds, registered as not differentiable)
+NO_GRADIENT = {
+    "curl_gain": '''import warp as wp
+
+@wp.kernel
+def curl_gain(gain: wp.array(dtype=float), out: wp.array(dtype=wp.vec3)):
+    i = wp.tid()
+    g = gain[i]
+    h = g * 2.0
+    out[i] = wp.curlnoise(wp.rand_init(42), wp.vec3(0.3, 0.7, 1.1), wp.uint32(4), 2.0, g)
+''',
+    "randf_low": '''import warp as wp
+
+@wp.kernel
+def randf_low(low: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    lo = low[i]
+    m = lo * lo
+    out[i] = wp.randf(wp.rand_init(42, i), lo, lo + 1.0)
+''',
+}
+GRAD_SIGNATURE = "grad_mismatch||grad|max error <n> (probe <n>: adjoint <n> vs finite difference <n>)"
+
+
+def test_a_wrong_gradient_signature_reduces_several_examples_grouped_by_the_calls_left(tmp_path):
+    """A wrong gradient's signature says that the adjoint differed, not why: its first examples
+    are all reduced, and the listing groups them by the Warp calls each still makes."""
+    from fuzzer.shards import CorpusWriter
+
+    corpus = tmp_path / "corpus"
+    failures = [{"label": outcomes.GRAD_MISMATCH, "signature": GRAD_SIGNATURE, "kernel_name": name, "python_source": source,
+                 "backend": "cpu", "grammar": "extracted", "kernel_type": "", "exc_type": "", "where": "",
+                 "diagnostic": "max error 1 (probe 0: adjoint 0 vs finite difference 1)", "provenance": {"seed": 0}}
+                for name, source in NO_GRADIENT.items()]
+    CorpusWriter(corpus, {"backend": "cpu"}).commit({"failures": failures}, state={})
+    (finding,) = collect_findings(corpus)
+    assert finding.count == 2 and [e["kernel_name"] for e in finding.examples] == list(NO_GRADIENT)
+
+    listed = warpfuzz("findings", str(corpus), "--reduce", "--workers", "2", "--max-steps", "6", "--json")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    (row,) = json.loads(listed.stdout)
+    reduced = {e["example"]: e for e in row["reduced_examples"]}
+    assert sorted(reduced) == sorted(NO_GRADIENT)
+    assert "wp.curlnoise" in reduced["curl_gain"]["calls"] and "wp.randf" not in reduced["curl_gain"]["calls"]
+    assert "wp.randf" in reduced["randf_low"]["calls"] and "wp.curlnoise" not in reduced["randf_low"]["calls"]
+    assert all("wp.array" not in e["calls"] for e in reduced.values())  # parameter annotations are no calls
+    assert Path(reduced["curl_gain"]["repro"]) == corpus / "findings" / finding.key / "repro.py"
+    assert Path(reduced["randf_low"]["repro"]).parent.parent == corpus / "findings" / finding.key / "examples"
+    for example in reduced.values():
+        assert run_repro(example["repro"]) == (1, f"reproduced {outcomes.GRAD_MISMATCH}: {GRAD_SIGNATURE}")
+
+    text = warpfuzz("findings", str(corpus))
+    assert text.returncode == 0 and "2 examples reduced, 2 sets of calls left:" in text.stdout, text.stdout
