@@ -30,6 +30,9 @@ def busy():  # bytecode runs, so a signal's Python handler would run here
         pass
 
 what = sys.argv[1]
+# Python's own Ctrl-C handler, which it does not install when it starts with SIGINT ignored (a
+# shell's background job without job control: the suite once ran that way, and this test failed)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 if what != "SIGTERM-default":
     signal.signal(signal.SIGTERM, stop)
 handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)

@@ -286,6 +286,7 @@ def test_ctrl_c_while_a_pool_stops_its_workers_waits_until_all_are_stopped(tmp_p
 import json, os, signal
 from fuzzer import pool as P
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a Python started with SIGINT not ignored
 pool = P.LocalPool(2)
 pool.start()
 workers = [(w.home, w.proc.pid) for w in pool._workers]
