@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from fuzzer import plugins  # noqa: E402
 from fuzzer.campaign import CampaignConfig  # noqa: E402
-from fuzzer.pipeline import batch_group  # noqa: E402
+from fuzzer.pipeline import grouped_batches  # noqa: E402
 from fuzzer.shards import iter_records, read_manifest  # noqa: E402
 
 
@@ -123,10 +123,7 @@ def _compile_batch(job: tuple[str, list[str]]) -> int:
 
 
 def run_limit(backend: str, records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:
-    groups: dict[str, list[str]] = {}
-    for r in records:
-        groups.setdefault(batch_group(r["python_source"], backend), []).append(r["python_source"])
-    batches = [members[i : i + batch] for _, members in sorted(groups.items()) for i in range(0, len(members), batch)]
+    batches = grouped_batches([r["python_source"] for r in records], lambda source: source, backend, batch)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_warp, initargs=(opt_level,)) as pool:
         # warm every process (Warp's init and the compiler's precompiled header) before the clock starts

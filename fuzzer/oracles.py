@@ -180,7 +180,8 @@ def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
         cotangent = {a.name: rng.standard_normal(a.host.shape).astype(a.host.dtype) for a in diff_out}
         direction = {a.name: rng.standard_normal(a.host.shape) for a in diff_in}
         steps = [_differences(kernel, inputs, diff_in, diff_out, direction, h) for h in GRAD_STEPS]
-        if not _agree(*(_directional(cotangent, {}, deltas, per_element) for deltas, per_element in steps)):
+        (fd1, _, noise1), (fd2, _, noise2) = (_directional(cotangent, {}, deltas, per_element) for deltas, per_element in steps)
+        if not _agree(fd1, noise1, fd2, noise2):
             continue  # not smooth near the sample point: finite differences cannot judge
         cotangent = _smooth_cotangent(cotangent, steps[0][1], steps[1][1])
         if not any(w.any() for w in cotangent.values()):
@@ -188,7 +189,7 @@ def grad_oracle(kernel, inputs: LaunchInputs) -> OracleResult:
         adjoint = _adjoint(kernel, inputs, cotangent)
         (fd1, ad1, noise1), (fd2, ad2, noise2) = (_directional(cotangent, adjoint, deltas, per_element)
                                                   for deltas, per_element in steps)
-        if not _agree((fd1, ad1, noise1), (fd2, ad2, noise2)):
+        if not _agree(fd1, noise1, fd2, noise2):
             continue
         if not np.isfinite(ad2):
             return _finding(GRAD_MISMATCH, "grad", f"adjoint is {ad2} where finite differences give {fd2:.6g} (probe {probe})")
@@ -218,22 +219,17 @@ def _differences(kernel, inputs, diff_in, diff_out, direction, h) -> tuple[dict,
     return deltas, per_element
 
 
-def _agree(first: tuple, second: tuple) -> bool:
-    """Do two steps' ``_directional`` finite differences agree, within ``GRAD_RTOL`` and their noise?"""
-    (fd1, _, noise1), (fd2, _, noise2) = first, second
-    return abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * max(abs(fd1), abs(fd2))
+def _agree(fd1, noise1, fd2, noise2):
+    """Do two steps' finite differences agree within ``GRAD_RTOL`` and their rounding noise? Sums
+    or arrays of elements (element by element); a non-finite difference agrees with nothing."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * np.maximum(np.abs(fd1), np.abs(fd2))
 
 
 def _smooth_cotangent(cotangent: dict, first: dict, second: dict) -> dict:
     """``cotangent`` with 0 where an output element's central differences at the two step sizes
-    disagree beyond ``GRAD_RTOL`` and their rounding noise, or are not finite."""
-    out = {}
-    for n, w in cotangent.items():
-        (fd1, noise1), (fd2, noise2) = first[n], second[n]
-        with np.errstate(invalid="ignore"):
-            smooth = np.abs(fd1 - fd2) <= noise1 + noise2 + GRAD_RTOL * np.maximum(np.abs(fd1), np.abs(fd2))
-        out[n] = np.where(smooth, w, np.zeros_like(w))
-    return out
+    do not ``_agree``."""
+    return {n: np.where(_agree(*first[n], *second[n]), w, np.zeros_like(w)) for n, w in cotangent.items()}
 
 
 def _directional(cotangent, adjoint, deltas, per_element) -> tuple[float, float, float]:

@@ -84,6 +84,15 @@ def batch_group(source: str, device: str | None = None) -> str:
     return json.dumps({"options": options, "generic": generic})
 
 
+def grouped_batches(items: list, source_of, device: str | None, size: int) -> list[list]:
+    """``items`` in batches of at most ``size`` whose kernels may share a module (``batch_group``
+    of ``source_of(item)``), group by group in sorted order, each group in the order given."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(batch_group(source_of(item), device), []).append(item)
+    return [members[i : i + size] for _, members in sorted(groups.items()) for i in range(0, len(members), size)]
+
+
 # ---------------------------------------------------------------------------------------------
 # compile a batch
 

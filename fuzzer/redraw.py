@@ -22,7 +22,7 @@ from fuzzer import plugins
 from fuzzer.campaign import COMPILE_BUDGET, GENERATOR_VERSION, batch_dependent, compile_payload
 from fuzzer.coverage import Coverage, plan_for_round, steering_tables
 from fuzzer.errors import WarpfuzzError
-from fuzzer.pipeline import batch_group
+from fuzzer.pipeline import grouped_batches
 from fuzzer.pool import Job, LocalPool
 from fuzzer.shards import RECORDED_SINCE, draw_engine_versions, iter_records, read_manifest
 
@@ -190,17 +190,12 @@ def _recompile(out: Path, s: dict, k: int, plain: int, pool, report: RedrawRepor
     # kernels share a module only with kernels of the same module options, as in the campaign: a
     # module's last ``wp.set_module_options`` sets its ``block_dim`` for all, and ``wp.tile(x)`` is
     # a tile of ``block_dim`` elements (two cuda tile kernels of block size 32 compiled with 64 here)
-    groups: dict[str, list[dict]] = {}
-    for c in chosen:
-        groups.setdefault(batch_group(c["source"], backend.device), []).append(c)
     jobs = []
-    for members in (groups[g] for g in sorted(groups)):
-        for i in range(0, len(members), batch):
-            kernels = [{"key": c["key"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": None}
-                       for c in members[i : i + batch]]
-            payload = compile_payload(s["backend"], backend, kernels, cpu_opt=s.get("cpu_opt"), max_ir_bytes=None, oracles=[],
-                                      seed=s["seed"])
-            jobs.append(Job(id=len(jobs), payload=payload, timeout=COMPILE_BUDGET + 10.0 * len(kernels)))
+    for members in grouped_batches(chosen, lambda c: c["source"], backend.device, batch):
+        kernels = [{"key": c["key"], "source": c["source"], "kernel_name": c["kernel_name"], "hints": None} for c in members]
+        payload = compile_payload(s["backend"], backend, kernels, cpu_opt=s.get("cpu_opt"), max_ir_bytes=None, oracles=[],
+                                  seed=s["seed"])
+        jobs.append(Job(id=len(jobs), payload=payload, timeout=COMPILE_BUDGET + 10.0 * len(kernels)))
     got: dict[str, dict] = {}
     for job, result in pool.map(jobs):
         for c in job.payload["kernels"]:

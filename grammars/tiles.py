@@ -47,19 +47,21 @@ _SCALARS = [
     "float(wp.tile_argmax({t})[0])",
     "float(wp.tile_argmin({t})[0])",
 ]
+# the ops whose result is a view that shares its operand's storage (Warp: "the view aliases the
+# source tile"); the others make a new tile
+_TRANSPOSE = "wp.tile_transpose({m})"
+_RESHAPE = "wp.tile_reshape(wp.tile_reshape({m}, shape=(64,)), shape=(8, 8))"
+_VIEW = "wp.tile_view({m}, offset=(0, 0), shape=(8, 8))"
+_ALIASING_OPS = frozenset({_TRANSPOSE, _RESHAPE, _VIEW})
 _MATRIX_OPS = [
-    "wp.tile_transpose({m})",
+    _TRANSPOSE,
     "wp.tile_matmul({m}, {m2})",
     "{m} + {m2}",
     "wp.tile_map(wp.mul, {m}, {m2})",
-    "wp.tile_reshape(wp.tile_reshape({m}, shape=(64,)), shape=(8, 8))",
+    _RESHAPE,
     "wp.tile_diag_add({m}, wp.tile_ones(shape=(8,), dtype=float))",
-    "wp.tile_view({m}, offset=(0, 0), shape=(8, 8))",
+    _VIEW,
 ]
-# the ops whose result shares its operand's storage (Warp: "for shared memory tiles this operation
-# will alias the input tile"); the others make a new tile
-_ALIASING_OPS = frozenset({"wp.tile_transpose({m})", "wp.tile_reshape(wp.tile_reshape({m}, shape=(64,)), shape=(8, 8))",
-                           "wp.tile_view({m}, offset=(0, 0), shape=(8, 8))"})
 
 
 class Tiles(Grammar):
