@@ -9,18 +9,22 @@ Each rule is one small transformer (as in libcst's codemods):
   canonical names.
 
 Canonical layout comes from re-printing the tree through ``ast.unparse``; the final hash-suffixed
-definition names are applied to that canonical form. libcst parses the source and decides every
-renaming (definitions, each function's locals); :class:`_AstRename` applies those decisions to the
-source's ``ast``, which gives the text a libcst transform and re-print would, at a fraction of the
-cost (constructs it does not mirror, and non-ASCII sources, take the libcst transform). The hash of the
-canonical form (with placeholder definition names) is ``normalized_hash``: two kernels that differ
-only in formatting, comments, local names or definition names hash the same.
+definition names are applied to that canonical form. These libcst transformers define the canonical
+form. Parsing with libcst is most of their cost, so where the two trees hold the same names (every
+generated kernel) :class:`_AstAnalysis` makes the same decisions (definitions, each function's
+locals) from the source's ``ast`` and :class:`_AstRename` applies them: the text the libcst
+transform and re-print give, at under a third of the cost (tests hold the two paths to the same text).
+A construct the ``ast`` analysis does not mirror has libcst decide; one the ``ast`` rename does not
+mirror either, and non-ASCII sources, take the libcst transform. The hash of the canonical form
+(with placeholder definition names) is ``normalized_hash``: two kernels that differ only in
+formatting, comments, local names or definition names hash the same.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -186,14 +190,19 @@ def _local_names_and_nested(node: cst.FunctionDef) -> tuple[dict[str, str], list
     params = {p.name.value for p in _all_params(node.params)}
     collector = _LocalCollector()
     node.body.visit(collector)
-    declared = collector.declared_global
-    bound = collector.bound - params - declared
-    order = list(dict.fromkeys(n for n in collector.seen if n in bound))
+    return _renaming(params, collector.declared_global, collector.bound, collector.seen), collector.nested
+
+
+def _renaming(params: set[str], declared: set[str], bound: set[str], seen: list[str]) -> dict[str, str]:
+    """The rule itself: the names the body binds (not parameters, not declared ``global``) → ``v0,
+    v1, ...`` in order of first appearance among all the names the body uses (``seen``)."""
+    bound = bound - params - declared
+    order = list(dict.fromkeys(n for n in seen if n in bound))
     mapping = {name: f"v{i}" for i, name in enumerate(order)}
-    taken = params | declared | set(collector.seen)
+    taken = params | declared | set(seen)
     if any(new in taken and new not in mapping for new in mapping.values()):
         mapping = {name: f"v{i}_" for i, name in enumerate(order)}  # avoid capturing a free name
-    return mapping, collector.nested
+    return mapping
 
 
 class CanonicalNames(_NameWalk, cst.CSTTransformer):
@@ -363,9 +372,134 @@ class _Unsupported(Exception):
     """A construct the AST rename does not mirror: the full libcst transform handles it."""
 
 
+class _AstAnalysis:
+    """What :meth:`RenameDefinitions.plan` and :meth:`_FunctionScopes.of` decide, read from the
+    source's ``ast`` instead of a libcst tree (parsing with libcst is most of normalization's cost).
+
+    It mirrors them only where both trees hold the same names: a body whose names libcst holds as
+    ``Name`` nodes but the ``ast`` does not (a lambda's parameters, a class or an ``import`` in a
+    function, ``global``/``nonlocal``, ``except ... as``, f-strings, ``match``), an ``async def``,
+    or a decorator that is not a plain dotted name right after its ``@``, raises
+    :class:`_Unsupported`, and libcst decides. A body's names are taken in source order, which is
+    the order libcst's walk meets them in (``ast`` fields are not always in source order)."""
+
+    _UNSUPPORTED = (ast.Lambda, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ExceptHandler,
+                    ast.JoinedStr, ast.Match, ast.AsyncFunctionDef, ast.AsyncFor, ast.AsyncWith)
+
+    def __init__(self, tree: ast.Module, source: str):
+        self.tree = tree
+        self.lines = source.splitlines()
+
+    def definitions(self, kernel_name: str = "kernel") -> dict[str, str]:
+        """:meth:`RenameDefinitions.plan`'s mapping."""
+        mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
+        for stmt in self.tree.body:
+            kind = type(stmt)
+            if kind is ast.FunctionDef:
+                decs = {self._decorator_text(d) for d in stmt.decorator_list}
+                if decs & set(KERNEL_DECORATORS):
+                    base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
+                    counts["kernel"] += 1
+                    mapping.setdefault(stmt.name, base)
+                elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decs):
+                    mapping.setdefault(stmt.name, f"func{counts['func']}")
+                    counts["func"] += 1
+            elif kind is ast.AsyncFunctionDef:
+                raise _Unsupported("async def")
+            elif kind is ast.ClassDef:
+                mapping.setdefault(stmt.name, f"Struct{counts['Struct']}")
+                counts["Struct"] += 1
+            elif kind is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name:
+                if stmt.targets[0].id != "__all__":
+                    mapping.setdefault(stmt.targets[0].id, f"CONST{counts['CONST']}")
+                    counts["CONST"] += 1
+        return mapping
+
+    def _decorator_text(self, dec) -> str:
+        """The decorator's callee as libcst prints it (its source text), where that is certain."""
+        node = dec.func if type(dec) is ast.Call else dec
+        if node.lineno != node.end_lineno:
+            raise _Unsupported("a decorator over several lines")
+        line = self.lines[node.lineno - 1]
+        text = line[node.col_offset : node.end_col_offset]
+        if line[: node.col_offset].strip() != "@" or not _DOTTED.fullmatch(text):
+            raise _Unsupported(f"decorator {text!r}")  # parentheses, spaces or comments around it
+        return text
+
+    def scopes(self) -> list[dict[str, str]]:
+        """:meth:`_FunctionScopes.of`: every function's local renaming, in lexical pre-order."""
+        out: list[dict[str, str]] = []
+
+        def add(node):
+            mapping, nested = self.local_names(node)
+            out.append(mapping)
+            for inner in nested:
+                add(inner)
+
+        for node in self._outermost_functions(self.tree):
+            add(node)
+        return out
+
+    def _outermost_functions(self, node) -> list:
+        found = []
+        for child in ast.iter_child_nodes(node):
+            if type(child) is ast.FunctionDef:
+                found.append(child)
+            elif type(child) is ast.AsyncFunctionDef:
+                raise _Unsupported("async def")
+            else:
+                found.extend(self._outermost_functions(child))
+        return found
+
+    def local_names(self, node: ast.FunctionDef) -> tuple[dict[str, str], list[ast.FunctionDef]]:
+        """:func:`_local_names_and_nested` of the same function."""
+        args = node.args
+        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        params.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
+        bound: set[str] = set()
+        names: list[ast.Name] = []
+        nested: list[ast.FunctionDef] = []
+        unsupported = self._UNSUPPORTED
+        stack = list(reversed(node.body))
+        while stack:
+            n = stack.pop()
+            kind = type(n)
+            if kind is ast.Name:
+                names.append(n)
+                continue
+            if kind is ast.FunctionDef:
+                nested.append(n)  # its names are its own, its decorators and defaults included
+                continue
+            if isinstance(n, unsupported):
+                raise _Unsupported(kind.__name__)
+            if kind is ast.Assign:
+                for target in n.targets:
+                    bound.update(_ast_assigned(target))
+            elif kind in (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr):
+                bound.update(_ast_assigned(n.target))
+            stack.extend(reversed(list(ast.iter_child_nodes(n))))
+        names.sort(key=lambda name: (name.lineno, name.col_offset))
+        nested.sort(key=lambda fn: (fn.lineno, fn.col_offset))
+        return _renaming(params, set(), bound, [name.id for name in names]), nested
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _ast_assigned(target) -> list[str]:
+    """:func:`_assigned_names` of the same target."""
+    kind = type(target)
+    if kind is ast.Name:
+        return [target.id]
+    if kind in (ast.Tuple, ast.List):
+        return [n for el in target.elts for n in _ast_assigned(el.value if type(el) is ast.Starred else el)]
+    return []
+
+
 class _AstRename:
-    """Applies what :class:`CanonicalNames` would to the ``ast`` of the same source: the libcst
-    analysis (definitions and each function's locals) decides every name, and this rewrites the
+    """Applies what :class:`CanonicalNames` would to the ``ast`` of the same source: the analysis
+    (:class:`_AstAnalysis`'s or libcst's: definitions and each function's locals) decides every
+    name, and this rewrites the
     sites libcst holds as ``Name`` nodes (names, parameters, definition names, import names,
     ``global``/``nonlocal`` and ``except ... as``), keeping attribute and keyword names, and drops
     a string statement that is alone on its line, as :class:`StripComments` does. The canonical
@@ -455,30 +589,41 @@ class _AstRename:
                 self.visit(value)
 
 
-def _canonical(module: cst.Module, source: str, definitions: dict[str, str]) -> tuple[str, ast.Module]:
-    """The canonical form with placeholder definition names, and its ``ast``: the libcst analysis
-    applied to the source's ``ast`` (fast), or libcst's own transform where the source has a
-    construct the AST rename does not mirror."""
-    try:
-        if not source.isascii():
-            raise _Unsupported("non-ASCII source: ast normalizes identifiers (NFKC), libcst does not")
+def _canonical(source: str, kernel_name: str) -> tuple[dict[str, str], str, ast.Module]:
+    """The placeholder definition names, the canonical form with them, and its ``ast``.
+
+    Three ways to the same text, cheapest first: the ``ast`` analysed and renamed (every generated
+    kernel); libcst's analysis applied to the ``ast`` (a construct the ``ast`` analysis does not
+    mirror); libcst's own transform and re-print (one the ``ast`` rename does not mirror either,
+    and non-ASCII sources)."""
+    tree = module = None
+    if source.isascii():  # else ast normalizes identifiers (NFKC) and libcst does not
         tree = ast.parse(source)
-        renamer = _AstRename(definitions, _FunctionScopes.of(module), source)
-        tree.body = renamer.statements(tree.body, module=True)
-        if next(renamer.scopes, None) is not None:
-            raise _Unsupported("fewer functions than libcst found")
-        return ast.unparse(tree) + "\n", tree
-    except _Unsupported:
-        code = canonical_layout(module.visit(CanonicalNames(definitions)).code)
-        return code, ast.parse(code)
+        try:
+            analysis = _AstAnalysis(tree, source)
+            definitions, scopes = analysis.definitions(kernel_name), analysis.scopes()
+        except _Unsupported:
+            module = cst.parse_module(source)
+            definitions, scopes = RenameDefinitions.plan(module, kernel_name), _FunctionScopes.of(module)
+        try:
+            renamer = _AstRename(definitions, scopes, source)
+            tree.body = renamer.statements(tree.body, module=True)
+            if next(renamer.scopes, None) is not None:
+                raise _Unsupported("fewer functions than libcst found")
+            return definitions, ast.unparse(tree) + "\n", tree
+        except _Unsupported:
+            pass
+    if module is None:
+        module = cst.parse_module(source)
+    definitions = RenameDefinitions.plan(module, kernel_name)
+    code = canonical_layout(module.visit(CanonicalNames(definitions)).code)
+    return definitions, code, ast.parse(code)
 
 
 def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "kernel") -> Normalized:
     """Normalize ``source``. With ``suffix_names`` each definition's final name gets the first 8 hex
     digits of the hash, so kernels from different records never collide when compiled together."""
-    module = cst.parse_module(source)
-    placeholders = RenameDefinitions.plan(module, kernel_name)
-    placeholder_code, tree = _canonical(module, source, placeholders)
+    placeholders, placeholder_code, tree = _canonical(source, kernel_name)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders)

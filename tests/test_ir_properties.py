@@ -183,6 +183,19 @@ _TRICKY_SOURCES = [
     "def h(v0, v1):\n    x = v0\n    v2 = x\n    return v2\n",  # a plain vN that would capture a free name
     "def caf\u00e9(\u00e9t\u00e9):\n    \ufb01 = \u00e9t\u00e9\n    return \ufb01\n",  # non-ASCII: libcst's own transform
     "def m(p):\n    match p:\n        case [a, b]:\n            c = a\n    return p\n",  # match: libcst's own transform
+    # names whose source order is not the order of their ``ast`` fields: a conditional expression,
+    # a keyword before a starred argument, a comprehension's condition
+    "def o(p):\n    y = (z if p else q)\n    z = q = 1\n    f(k=w, *r)\n    w = r = 2\n    return [t for t in y if s]\n",
+    # what the ``ast`` analysis must leave to libcst: a decorator with parentheses or spaces, a
+    # class inside a function, async def
+    "import warp as wp\n@(wp.kernel)\ndef k(a):\n    b = a\n@wp . func\ndef g(c):\n    d = c\n    return d\n",
+    "def outer(p):\n    class Inner:\n        def m(self):\n            q = 1\n            return q\n    r = p\n    Inner = r\n    return Inner\n",
+    "async def co(p):\n    q = p\n    return q\n",
+    # starred and nested targets, a walrus in a comprehension, with ... as, a nested function's
+    # defaults (read in the outer scope), a module-level class with a method
+    "import warp as wp\n@ wp.kernel(enable_backward=False)\ndef k(a):\n    (b, *c), d = a\n    e = [(f := x) for x in c]\n"
+    "    with open(b) as (g, h):\n        pass\n    def inner(m=f, n=g):\n        o = m\n        return o\n    return inner(d)\n"
+    "class S:\n    def m(self, v):\n        w = v\n        return w\nCONST = 2\n",
 ]
 
 
@@ -198,6 +211,26 @@ def test_the_ast_rename_gives_what_the_libcst_transform_gives(source):
     placeholders = RenameDefinitions.plan(module, "kernel")
     expected = canonical_layout(module.visit(CanonicalNames(placeholders)).code)
     assert normalize(source, suffix_names=False).source == expected
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(model=kernel_models(grammars(), Plan()))
+def test_generated_kernels_normalize_as_libcst_transforms_them_without_a_libcst_parse(model):
+    """Every grammar's kernels take the fast path (the ``ast`` analysed and renamed; no libcst parse,
+    which is most of the cost), and it gives the text libcst's own transform and re-print give."""
+    from unittest import mock
+
+    import libcst as cst
+
+    from fuzzer.normalize import CanonicalNames, RenameDefinitions, canonical_layout
+
+    source = render(model)
+    with mock.patch.object(cst, "parse_module", side_effect=AssertionError("libcst parse on the fast path")):
+        got = normalize(source, suffix_names=False, kernel_name=model.kernel_type)
+    module = cst.parse_module(source)
+    placeholders = RenameDefinitions.plan(module, model.kernel_type)
+    assert got.names == placeholders
+    assert got.source == canonical_layout(module.visit(CanonicalNames(placeholders)).code)
 
 
 def test_committed_records_are_canonical_and_valid(records):
