@@ -166,9 +166,9 @@ class Campaign:
         self.worker_seconds: dict[str, float] = {}  # this session's time the workers spent per job kind
 
     def _load(self) -> None:
-        """What dedup and the commits need beyond the settings (about a second of imports, more to
-        read a resumed corpus): done while the workers draw the first round (see ``_Stream.run``)."""
-        import fuzzer.normalize  # noqa: F401  (libcst: 0.5 s of imports, needed by the first overload's commit)
+        """What dedup and the commits need beyond the settings (the near-duplicate index: half a
+        second of imports, more to read a resumed corpus): done while the workers draw the first
+        round (see ``_Stream.run``)."""
         from fuzzer.neardup import NearDup
 
         out = self.config.out
