@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from fuzzer.normalize import KERNEL_DECORATORS, local_renaming
+from fuzzer.normalize import definition_names, local_renaming
 
 
 def parse(source: str) -> cst.Module:
@@ -241,46 +241,22 @@ def _decorator_text(dec: cst.Decorator) -> str:
     return cst.Module([]).code_for_node(node)
 
 
-class RenameDefinitions(cst.CSTTransformer):
+class RenameDefinitions(_RenameNames):
     DESCRIPTION = "Give module-level kernels, functions, structs and constants canonical names."
-
-    def __init__(self, names: dict[str, str]):
-        self.names = names
 
     @staticmethod
     def plan(module: cst.Module, kernel_name: str = "kernel") -> dict[str, str]:
-        mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
+        found = []
         for stmt in module.body:
             if isinstance(stmt, cst.FunctionDef):
-                decs = {_decorator_text(d) for d in stmt.decorators}
-                if decs & set(KERNEL_DECORATORS):
-                    base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
-                    counts["kernel"] += 1
-                    mapping.setdefault(stmt.name.value, base)
-                elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decs):
-                    mapping.setdefault(stmt.name.value, f"func{counts['func']}")
-                    counts["func"] += 1
+                found.append(("def", stmt.name.value, {_decorator_text(d) for d in stmt.decorators}))
             elif isinstance(stmt, cst.ClassDef):
-                mapping.setdefault(stmt.name.value, f"Struct{counts['Struct']}")
-                counts["Struct"] += 1
+                found.append(("class", stmt.name.value, set()))
             elif isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
                     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-                        name = small.targets[0].target.value
-                        if name != "__all__":
-                            mapping.setdefault(name, f"CONST{counts['CONST']}")
-                            counts["CONST"] += 1
-        return mapping
-
-    def leave_Name(self, original_node, updated_node):
-        new = self.names.get(updated_node.value)
-        return updated_node.with_changes(value=new) if new else updated_node
-
-    def leave_Attribute(self, original_node, updated_node):
-        return updated_node.with_changes(attr=original_node.attr)
-
-    def leave_Arg(self, original_node, updated_node):
-        return updated_node.with_changes(keyword=original_node.keyword)
+                        found.append(("const", small.targets[0].target.value, set()))
+        return definition_names(found, kernel_name)
 
 
 class FunctionScopes(_NameWalk, cst.CSTVisitor):

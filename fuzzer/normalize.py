@@ -27,6 +27,31 @@ from dataclasses import dataclass
 KERNEL_DECORATORS = ("wp.kernel", "warp.kernel", "kernel")
 
 
+def definition_names(found: list[tuple[str, str, set[str]]], kernel_name: str) -> dict[str, str]:
+    """The module-level renaming rule both analyses apply. ``found``: the module's definitions in
+    order, as (``"def"``, name, its decorators' callees), (``"class"``, name, ...) or (``"const"``,
+    name, ...) for a plain ``NAME = ...``. Kernels become ``kernel_name``, ``kernel_name1``, ...,
+    other functions ``func0, ...``, classes ``Struct0, ...``, constants ``CONST0, ...``; an
+    overload, a custom gradient, a replay or a native snippet gets no name of its own."""
+    mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
+    for kind, name, decorators in found:
+        if kind == "def":
+            if decorators & set(KERNEL_DECORATORS):
+                base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
+                counts["kernel"] += 1
+                mapping.setdefault(name, base)
+            elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decorators):
+                mapping.setdefault(name, f"func{counts['func']}")
+                counts["func"] += 1
+        elif kind == "class":
+            mapping.setdefault(name, f"Struct{counts['Struct']}")
+            counts["Struct"] += 1
+        elif name != "__all__":
+            mapping.setdefault(name, f"CONST{counts['CONST']}")
+            counts["CONST"] += 1
+    return mapping
+
+
 def local_renaming(params: set[str], declared: set[str], bound: set[str], seen: list[str]) -> dict[str, str]:
     """The local-renaming rule both analyses apply: the names a function body binds (not
     parameters, not declared ``global``) → ``v0, v1, ...`` in order of first appearance among all
@@ -99,28 +124,18 @@ class _AstAnalysis:
 
     def definitions(self, kernel_name: str = "kernel") -> dict[str, str]:
         """:meth:`fuzzer.cst_passes.RenameDefinitions.plan`'s mapping."""
-        mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
+        found = []
         for stmt in self.tree.body:
             kind = type(stmt)
             if kind is ast.FunctionDef:
-                decs = {self._decorator_text(d) for d in stmt.decorator_list}
-                if decs & set(KERNEL_DECORATORS):
-                    base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
-                    counts["kernel"] += 1
-                    mapping.setdefault(stmt.name, base)
-                elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decs):
-                    mapping.setdefault(stmt.name, f"func{counts['func']}")
-                    counts["func"] += 1
+                found.append(("def", stmt.name, {self._decorator_text(d) for d in stmt.decorator_list}))
             elif kind is ast.AsyncFunctionDef:
                 raise _Unsupported("async def")
             elif kind is ast.ClassDef:
-                mapping.setdefault(stmt.name, f"Struct{counts['Struct']}")
-                counts["Struct"] += 1
+                found.append(("class", stmt.name, set()))
             elif kind is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name:
-                if stmt.targets[0].id != "__all__":
-                    mapping.setdefault(stmt.targets[0].id, f"CONST{counts['CONST']}")
-                    counts["CONST"] += 1
-        return mapping
+                found.append(("const", stmt.targets[0].id, set()))
+        return definition_names(found, kernel_name)
 
     def _decorator_text(self, dec) -> str:
         """The decorator's callee as libcst prints it (its source text), where that is certain."""
