@@ -65,7 +65,6 @@ def local_renaming(params: set[str], declared: set[str], bound: set[str], seen: 
     return mapping
 
 
-
 class _SuffixDefinitions(ast.NodeTransformer):
     """Placeholder definition names → final names, on the canonical form (a plain-AST pass: the
     layout is already canonical, so this needs none of libcst's fidelity and is much cheaper)."""
@@ -120,7 +119,7 @@ class _AstAnalysis:
 
     def __init__(self, tree: ast.Module, source: str):
         self.tree = tree
-        self.lines = source.splitlines()
+        self.lines = _NEWLINE.split(source)  # the lines ``ast`` numbers (str.splitlines also splits at \f)
 
     def definitions(self, kernel_name: str = "kernel") -> dict[str, str]:
         """:meth:`fuzzer.cst_passes.RenameDefinitions.plan`'s mapping."""
@@ -206,6 +205,7 @@ class _AstAnalysis:
 
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_NEWLINE = re.compile(r"\r\n?|\n")
 
 
 def _ast_assigned(target) -> list[str]:

@@ -196,6 +196,9 @@ _TRICKY_SOURCES = [
     "import warp as wp\n@ wp.kernel(enable_backward=False)\ndef k(a):\n    (b, *c), d = a\n    e = [(f := x) for x in c]\n"
     "    with open(b) as (g, h):\n        pass\n    def inner(m=f, n=g):\n        o = m\n        return o\n    return inner(d)\n"
     "class S:\n    def m(self, v):\n        w = v\n        return w\nCONST = 2\n",
+    # a form feed (a line break to str.splitlines, not to ast) before decorators that are read
+    # from their source line
+    "import warp as wp\n\x0c\n@wp.func\ndef g(c):\n    d = c\n    return d\n@wp.kernel\ndef k(a):\n    b = g(a)\n",
 ]
 
 
@@ -233,6 +236,19 @@ def test_generated_kernels_normalize_as_libcst_transforms_them_without_a_libcst_
     placeholders = RenameDefinitions.plan(module, model.kernel_type)
     assert got.names == placeholders
     assert got.source == canonical_layout(module.visit(CanonicalNames(placeholders)).code)
+
+
+def test_the_ast_analysis_reads_decorators_on_the_lines_ast_numbers():
+    """A form feed is a line break to ``str.splitlines`` but not to ``ast``: the decorators after
+    one are still read from their own lines, so the source takes the fast path."""
+    from unittest import mock
+
+    import libcst as cst
+
+    source = _TRICKY_SOURCES[-1]
+    assert "\x0c" in source
+    with mock.patch.object(cst, "parse_module", side_effect=AssertionError("libcst parse on the fast path")):
+        assert normalize(source, suffix_names=False).names == {"g": "func0", "k": "kernel"}
 
 
 def test_drawing_a_kernel_does_not_import_libcst():
