@@ -79,11 +79,11 @@ def pch_cache_dir() -> str:
 
     import warp
 
-    root = os.environ.get("WARPFUZZ_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "warpfuzz")
+    from fuzzer.cache import cache_root
+
     native = os.path.join(os.path.dirname(warp.__file__), "native")
     stamp = f"{warp.__version__}|{native}|{_mtime(os.path.join(native, 'builtin.h'))}"
-    return os.path.join(root, "pch", warp.__version__ + "-" + hashlib.sha256(stamp.encode()).hexdigest()[:12])
+    return os.path.join(cache_root(), "pch", warp.__version__ + "-" + hashlib.sha256(stamp.encode()).hexdigest()[:12])
 
 
 def _mtime(path: str) -> int:

@@ -77,7 +77,15 @@ def _overloads(fn):
 
 @cache
 def public_builtins() -> dict[str, str]:
-    """Every public builtin name (one with a non-hidden overload) mapped to its group."""
+    """Every public builtin name (one with a non-hidden overload) mapped to its group, in name
+    order (kept in warpfuzz's cache: a process that only needs this table, a campaign's
+    coordinator, never imports Warp)."""
+    from fuzzer.cache import cached_json, warp_stamp
+
+    return cached_json("builtins", "public|" + warp_stamp(), _public_builtins)
+
+
+def _public_builtins() -> dict[str, str]:
     from warp._src.context import builtin_functions
 
     return {
@@ -186,7 +194,25 @@ def _return_type(ov, arg_types: dict):
 
 @cache
 def signatures() -> dict[str, list[Signature]]:
-    """Concrete typed signatures by return type key, for public, expression-like builtins."""
+    """Concrete typed signatures by return type key, for public, expression-like builtins (kept in
+    warpfuzz's cache, by Warp and by this module's and ``fuzzer.typesys``'s text: a fifth of a
+    second in every worker's first draw otherwise)."""
+    from fuzzer.cache import cached_json, source_stamp, warp_stamp
+
+    key = "signatures|" + warp_stamp() + "|" + source_stamp("fuzzer/builtins.py", "fuzzer/typesys.py")
+
+    def make():
+        return {ret: [[s.name, s.group, [list(p) for p in s.params], s.returns, s.differentiable] for s in sigs]
+                for ret, sigs in _signatures().items()}
+
+    def load(table):
+        return {ret: [Signature(name, group, tuple((p, t) for p, t in params), returns, bool(diff))
+                      for name, group, params, returns, diff in sigs] for ret, sigs in table.items()}
+
+    return cached_json("builtins", key, make, load)
+
+
+def _signatures() -> dict[str, list[Signature]]:
     from warp._src.context import builtin_functions
 
     tmap = warp_type_map()

@@ -54,7 +54,15 @@ def size_category(records: int) -> str:
 
 
 def toolchain_versions() -> dict:
-    """Versions of the compilers that made the IR, asked from Warp's runtime (not assumed)."""
+    """Versions of the compilers that made the IR, asked from Warp's runtime (not assumed), and
+    kept in warpfuzz's cache by the Warp install and its native libraries: asking means starting
+    Warp's runtime, half a second at a campaign's end, when its coordinator writes the card."""
+    from fuzzer.cache import cached_json, warp_stamp, warp_native_stamp
+
+    return cached_json("toolchain", warp_stamp() + "|" + warp_native_stamp(), _ask_toolchain_versions)
+
+
+def _ask_toolchain_versions() -> dict:
     from backends.warp_ir import init_warp
 
     wp = init_warp()
