@@ -52,9 +52,9 @@ def generate(job: dict) -> dict:
 
 def warm_generation() -> None:
     """Draw one kernel of the default grammars and plan, and forget it: what a first ``generate``
-    job would otherwise spend first (about half a second: the grammar modules, Hypothesis, Jinja,
-    the builtin signature table, the template). Called only while no job is waiting,
-    in time that is otherwise idle: a campaign's coordinator is still loading."""
+    job would otherwise spend first (about a third of a second: the grammar modules, Hypothesis,
+    Jinja, the builtin signature table from warpfuzz's cache, the template). Called only while no
+    job is waiting, in time that is otherwise idle: a campaign's coordinator is still loading."""
     try:
         from fuzzer import plugins
         from fuzzer.exprs import Plan
