@@ -24,14 +24,19 @@ def cache_root() -> str:
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "warpfuzz")
 
 
+def _warp_dir() -> str | None:
+    """Where the installed Warp package is, found without importing it."""
+    spec = importlib.util.find_spec("warp")
+    return list(spec.submodule_search_locations)[0] if spec is not None and spec.submodule_search_locations else None
+
+
 def warp_stamp() -> str:
     """The installed Warp, named without importing it (an import costs a third of a second, and
     a process that imported Warp takes a quarter of a second more to exit): its version, where it
     is, and the size and time of the modules that hold its builtin registry."""
-    spec = importlib.util.find_spec("warp")
-    if spec is None or not spec.submodule_search_locations:
+    where = _warp_dir()
+    if where is None:
         return "no warp"
-    where = list(spec.submodule_search_locations)[0]
     try:
         release = version("warp-lang")
     except PackageNotFoundError:
@@ -48,12 +53,11 @@ def warp_stamp() -> str:
 
 def warp_native_stamp() -> str:
     """The size and time of every file of the installed Warp's native libraries (``warp/bin``)."""
-    spec = importlib.util.find_spec("warp")
-    if spec is None or not spec.submodule_search_locations:
+    where = _warp_dir()
+    if where is None:
         return "no warp"
-    native = os.path.join(list(spec.submodule_search_locations)[0], "bin")
     try:
-        entries = sorted(os.scandir(native), key=lambda e: e.name)
+        entries = sorted(os.scandir(os.path.join(where, "bin")), key=lambda e: e.name)
         return "|".join(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries if e.is_file())
     except OSError:
         return "no native libraries"

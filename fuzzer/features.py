@@ -32,10 +32,11 @@ def _dotted(node) -> str | None:
     return None
 
 
-def features(source: str) -> list[str]:
+def features(source: str, tree: ast.Module | None = None) -> list[str]:
     """Sorted unique features: ``wp.<name>`` calls (and ``wp.<name>`` decorators), ``op:<builtin>``
-    for operators, and construct names (``if``, ``for``, ``while``, ``func``, ``struct``, ...)."""
-    tree = ast.parse(source)
+    for operators, and construct names (``if``, ``for``, ``while``, ``func``, ``struct``, ...).
+    ``tree``: the source's ast where the caller has it (normalization's), else it is parsed."""
+    tree = ast.parse(source) if tree is None else tree
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 KERNEL_DECORATORS = ("wp.kernel", "warp.kernel", "kernel")
 
@@ -92,6 +92,7 @@ class Normalized:
     source: str  # canonical source with final definition names
     hash: str  # sha256 of the canonical form with placeholder names
     names: dict  # original module-level name -> final name
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)  # ``source``'s ast, for reading it again
 
 
 def canonical_layout(code: str) -> str:
@@ -352,11 +353,11 @@ def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "ker
     placeholders, placeholder_code, tree = _canonical(source, kernel_name)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
-        return Normalized(placeholder_code, digest, placeholders)
+        return Normalized(placeholder_code, digest, placeholders, tree)
     suffixed = {ph: f"{ph}_{digest[:8]}" for ph in placeholders.values()}
     tree = _SuffixDefinitions(suffixed).visit(tree)  # the canonical form's own tree, not a re-parse
     final = {orig: suffixed[ph] for orig, ph in placeholders.items()}
-    return Normalized(ast.unparse(tree) + "\n", digest, final)
+    return Normalized(ast.unparse(tree) + "\n", digest, final, tree)
 
 
 def source_hash(source: str) -> str:

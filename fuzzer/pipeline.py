@@ -55,7 +55,7 @@ def draw_candidate(grammar_names: list[str], plan: dict, seed: int, index: int, 
         "grammar": model.grammar,
         "productions": sorted(model.productions),
         # the record's ``features``, computed here, in parallel, rather than in the coordinator's commit
-        "features": features(normalized.source),
+        "features": features(normalized.source, normalized.tree),
         "hints": {
             "params": [dataclasses.asdict(p) for p in model.params],
             "launch_dim": list(model.launch_dim),
