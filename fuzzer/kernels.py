@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import strategies as st
-
-from fuzzer.exprs import ExprGen, Scope
+from fuzzer.exprs import BOOLEANS, ExprGen, Scope, integers
 from fuzzer.model import KernelModel, Line, Param
 from fuzzer.stmts import StmtGen, flatten
 from fuzzer.typesys import TYPES
@@ -51,7 +49,7 @@ class ElementwiseKernel:
 
 
 def draw_count(draw, lo: int, hi: int) -> int:
-    return draw(st.integers(lo, hi))
+    return draw(integers(lo, hi))
 
 
 class KernelBuilder(ElementwiseKernel):
@@ -175,7 +173,7 @@ def mixed_kernel(
         k.input_array(dtype)
     outs = [(k.output_array(dtype), dtype) for dtype in outputs]
     for _ in range(draw_count(draw, *n_specials)):
-        if draw(st.booleans()):
+        if draw(BOOLEANS):
             k.statements(value_types, max_stmts=max_stmts, max_nesting=max_nesting)
         returns, template = k.e.choice(specials)
         k.call(returns, template)

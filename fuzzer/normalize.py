@@ -20,6 +20,7 @@ definition names hash the same.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -67,24 +68,54 @@ def local_renaming(params: set[str], declared: set[str], bound: set[str], seen: 
 
 class _SuffixDefinitions(ast.NodeTransformer):
     """Placeholder definition names → final names, on the canonical form (a plain-AST pass: the
-    layout is already canonical, so this needs none of libcst's fidelity and is much cheaper)."""
+    layout is already canonical, so this needs none of libcst's fidelity and is much cheaper).
+    ``renamed`` counts the names it changed."""
 
     def __init__(self, names: dict[str, str]):
         self.names = names
+        self.renamed = 0
+
+    def _rename(self, name: str) -> str:
+        new = self.names.get(name)
+        if new is None:
+            return name
+        self.renamed += 1
+        return new
 
     def visit_Name(self, node):
-        node.id = self.names.get(node.id, node.id)
+        node.id = self._rename(node.id)
         return node
 
     def visit_FunctionDef(self, node):
-        node.name = self.names.get(node.name, node.name)
+        node.name = self._rename(node.name)
         self.generic_visit(node)
         return node
 
     def visit_ClassDef(self, node):
-        node.name = self.names.get(node.name, node.name)
+        node.name = self._rename(node.name)
         self.generic_visit(node)
         return node
+
+
+@functools.lru_cache(maxsize=512)
+def _words(names: tuple[str, ...]) -> re.Pattern:
+    # not after a dot: there a name is an attribute (``wp.hash_grid_query``), never a Name node
+    return re.compile(r"(?<!\.)\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+
+
+def _suffixed_text(code: str, suffixed: dict[str, str], renamed: int) -> str | None:
+    """``code`` (ASCII ``ast.unparse`` output) with the placeholders the suffix pass renamed
+    replaced as words: the unparse of the renamed tree, without unparsing it again. Each renamed
+    node prints its name once as a whole NAME token, never right after a dot (a name there is an
+    attribute or part of a dotted import), so when the words found number exactly the names
+    renamed, they are those and nothing else (a placeholder spelled in a string, a parameter or a
+    keyword would be one more). None when they do not, or for a non-ASCII text."""
+    if not suffixed:
+        return code
+    if not code.isascii():
+        return None
+    text, found = _words(tuple(sorted(suffixed))).subn(lambda m: suffixed[m.group()], code)
+    return text if found == renamed else None
 
 
 @dataclass(frozen=True)
@@ -312,8 +343,9 @@ class _AstRename:
                 self.visit(value)
 
 
-def _canonical(source: str, kernel_name: str) -> tuple[dict[str, str], str, ast.Module]:
-    """The placeholder definition names, the canonical form with them, and its ``ast``.
+def _canonical(source: str, kernel_name: str) -> tuple[dict[str, str], str, ast.Module, bool]:
+    """The placeholder definition names, the canonical form with them, its ``ast``, and whether
+    that form is the ``ast.unparse`` of that very tree (else of the tree it was parsed from).
 
     Three ways to the same text, cheapest first: the ``ast`` analysed and renamed (every generated
     kernel); libcst's analysis applied to the ``ast`` (a construct the ``ast`` analysis does not
@@ -335,7 +367,7 @@ def _canonical(source: str, kernel_name: str) -> tuple[dict[str, str], str, ast.
             tree.body = renamer.statements(tree.body, module=True)
             if next(renamer.scopes, None) is not None:
                 raise _Unsupported("fewer functions than libcst found")
-            return definitions, ast.unparse(tree) + "\n", tree
+            return definitions, ast.unparse(tree) + "\n", tree, True
         except _Unsupported:
             pass
     from fuzzer.cst_passes import CanonicalNames, RenameDefinitions, parse
@@ -344,20 +376,22 @@ def _canonical(source: str, kernel_name: str) -> tuple[dict[str, str], str, ast.
         module = parse(source)
     definitions = RenameDefinitions.plan(module, kernel_name)
     code = canonical_layout(module.visit(CanonicalNames(definitions)).code)
-    return definitions, code, ast.parse(code)
+    return definitions, code, ast.parse(code), False
 
 
 def normalize(source: str, *, suffix_names: bool = True, kernel_name: str = "kernel") -> Normalized:
     """Normalize ``source``. With ``suffix_names`` each definition's final name gets the first 8 hex
     digits of the hash, so kernels from different records never collide when compiled together."""
-    placeholders, placeholder_code, tree = _canonical(source, kernel_name)
+    placeholders, placeholder_code, tree, unparsed = _canonical(source, kernel_name)
     digest = hashlib.sha256(placeholder_code.encode()).hexdigest()
     if not suffix_names:
         return Normalized(placeholder_code, digest, placeholders, tree)
     suffixed = {ph: f"{ph}_{digest[:8]}" for ph in placeholders.values()}
-    tree = _SuffixDefinitions(suffixed).visit(tree)  # the canonical form's own tree, not a re-parse
+    renamer = _SuffixDefinitions(suffixed)
+    tree = renamer.visit(tree)  # the canonical form's own tree, not a re-parse
     final = {orig: suffixed[ph] for orig, ph in placeholders.items()}
-    return Normalized(ast.unparse(tree) + "\n", digest, final, tree)
+    text = _suffixed_text(placeholder_code, suffixed, renamer.renamed) if unparsed else None
+    return Normalized(text if text is not None else ast.unparse(tree) + "\n", digest, final, tree)
 
 
 def source_hash(source: str) -> str:

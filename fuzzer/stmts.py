@@ -6,9 +6,7 @@ counter that strictly increases), so every generated kernel terminates.
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
-
-from fuzzer.exprs import ExprGen, Scope, weighted_index
+from fuzzer.exprs import ExprGen, Scope, integers, weighted_index
 from fuzzer.model import Block, Line
 from fuzzer.typesys import TYPES
 
@@ -25,7 +23,7 @@ class StmtGen:
         return self.e.draw
 
     def body(self, scope: Scope, nesting: int = 0, in_loop: bool = False, min_stmts: int = 1) -> list:
-        n = self.draw(st.integers(min_stmts, max(min_stmts, self.max_stmts - 2 * nesting)))
+        n = self.draw(integers(min_stmts, max(min_stmts, self.max_stmts - 2 * nesting)))
         return [self.statement(scope, nesting, in_loop) for _ in range(n)]
 
     def statement(self, scope: Scope, nesting: int, in_loop: bool):
@@ -78,7 +76,7 @@ class StmtGen:
     def _stmt_if(self, scope, nesting, in_loop):
         self.e.used.add("if")
         block = Block(f"if {self.e.expr('bool', scope, 2)}", self.body(scope.child(), nesting + 1, in_loop))
-        while self.e.plan.enabled("elif") and self.draw(st.integers(0, 3)) == 0:
+        while self.e.plan.enabled("elif") and self.draw(integers(0, 3)) == 0:
             self.e.used.add("elif")
             block.orelse.append(Block(f"elif {self.e.expr('bool', scope, 2)}", self.body(scope.child(), nesting + 1, in_loop)))
         if self.e.boolean():
@@ -90,10 +88,10 @@ class StmtGen:
         self.e.used.add("for")
         inner = scope.child()
         var = inner.add(scope.namer.fresh("k"), "int32", readonly=True)
-        trips = self.draw(st.integers(1, 8))
+        trips = self.draw(integers(1, 8))
         if self.e.plan.enabled("range_start") and self.e.boolean():
             self.e.used.add("range_start")
-            header = f"for {var} in range({self.draw(st.integers(0, 2))}, {trips + 2})"
+            header = f"for {var} in range({self.draw(integers(0, 2))}, {trips + 2})"
         else:
             header = f"for {var} in range({trips})"
         return Block(header, self.body(inner, nesting + 1, in_loop=True))
@@ -103,7 +101,7 @@ class StmtGen:
         counter = scope.namer.fresh("n")
         inner = scope.child()
         inner.add(counter, "int32", readonly=True)
-        bound = self.draw(st.integers(1, 6))
+        bound = self.draw(integers(1, 6))
         # the counter steps first, so a ``continue`` in the body cannot skip it (an endless loop);
         # it is declared in the enclosing scope so the loop condition can read it
         body = [Line(f"{counter} += 1")] + self.body(inner, nesting + 1, in_loop=True)

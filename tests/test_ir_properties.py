@@ -238,6 +238,51 @@ def test_generated_kernels_normalize_as_libcst_transforms_them_without_a_libcst_
     assert got.source == canonical_layout(module.visit(CanonicalNames(placeholders)).code)
 
 
+def _suffixed_by_unparsing(source: str, kernel_name: str = "kernel"):
+    """``normalize`` with the final names applied to the tree and unparsed again (what the word
+    substitution on the canonical text stands in for)."""
+    from unittest import mock
+
+    from fuzzer import normalize as normalization
+
+    with mock.patch.object(normalization, "_suffixed_text", return_value=None):
+        return normalization.normalize(source, kernel_name=kernel_name)
+
+
+# a placeholder name spelled where the suffix pass renames nothing: a string, a keyword, an
+# attribute, a parameter; a class and an async def (the pass renames a class, not an async def)
+_PLACEHOLDER_WORDS = [
+    "import warp as wp\n@wp.func\ndef helper(x: float):\n    s = 'func0 kernel'\n    return x\n"
+    "@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    i = wp.tid()\n    a[i] = helper(a[i])\n",
+    "import warp as wp\n@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[0] = f(kernel=1, func0=a.kernel)\n",
+    "import warp as wp\nC = 2\n@wp.kernel\ndef k(CONST0: float):\n    b = CONST0 + C\n",
+    "class P:\n    x: float\n\ndef Struct0(p: P):\n    return p.x\n",
+    "async def co(p):\n    q = p\n    return q\n\ndef func0(kernel):\n    return co(kernel)\n",
+]
+
+
+@pytest.mark.parametrize("source", _PLACEHOLDER_WORDS + _TRICKY_SOURCES)
+def test_final_names_substituted_in_the_text_are_those_of_the_renamed_tree(source):
+    """The final (hash-suffixed) names are put into the canonical text as words, and only where the
+    words found are exactly the names the suffix pass renamed in the tree; elsewhere the tree is
+    unparsed again. Either way the text is the renamed tree's."""
+    got = normalize(source)
+    assert got.source == _suffixed_by_unparsing(source).source
+    assert ast.unparse(got.tree) + "\n" == got.source
+
+
+def test_a_placeholder_in_a_string_keeps_its_spelling():
+    got = normalize(_PLACEHOLDER_WORDS[0])
+    assert "'func0 kernel'" in got.source and f"def func0_{got.hash[:8]}(" in got.source
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(model=kernel_models(grammars(), Plan()))
+def test_generated_kernels_get_their_final_names_as_the_renamed_tree_prints_them(model):
+    source = render(model)
+    assert normalize(source, kernel_name=model.kernel_type).source == _suffixed_by_unparsing(source, model.kernel_type).source
+
+
 def test_the_ast_analysis_reads_decorators_on_the_lines_ast_numbers():
     """A form feed is a line break to ``str.splitlines`` but not to ``ast``: the decorators after
     one are still read from their own lines, so the source takes the fast path."""
