@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ GENERATE_CHUNK = 25
 # a round's last kernels (near the target) compile in at least this many jobs, so two workers share
 # them (a backend whose IR does not depend on the batch; the others batch by index segment)
 TAIL_JOBS = 2
+# records (with their near-duplicate sketches, ~1 ms each) the coordinator makes ahead of a commit
+# per slice of ``_Stream.while_busy``: short, so a result that comes in waits little
+PREPARE_SLICE = 8
 COMPILE_BUDGET = 400.0  # seconds a batch's native build may take before its worker is replaced
 # a kernel whose forward + adjoint source is longer (in KiB, about 64K tokens) is set aside as
 # `oversized` before its native build: no use to a model's context, and unrolled loops make a few
@@ -164,11 +168,14 @@ class Campaign:
         self.session_records = 0
         self.session_bytes = 0
         self.worker_seconds: dict[str, float] = {}  # this session's time the workers spent per job kind
+        # id(result) -> (result, its record, its near-duplicate sketches), made before its round's
+        # commit while every worker was busy (see ``prepare``)
+        self._prepared: dict[int, tuple] = {}
 
     def _load(self) -> None:
         """What dedup and the commits need beyond the settings (the near-duplicate index: half a
-        second of imports, more to read a resumed corpus): done while the workers draw the first
-        round (see ``_Stream.run``)."""
+        second of imports, more to read a resumed corpus): done while the workers boot and draw the
+        first round (see ``_Stream.while_busy``)."""
         from fuzzer.neardup import NearDup
 
         out = self.config.out
@@ -347,6 +354,22 @@ class Campaign:
             } | ({} if nhash == cand["hash"] else {"generic_hash": cand["hash"]}),
         }
 
+    def prepare(self, cand: dict, result: dict) -> None:
+        """Build the record of a kernel that compiled and its near-duplicate sketches now, ahead of
+        its round's commit, which then only looks them up (so a commit, which the workers may be
+        waiting on, costs a fifth as much). The same record either way."""
+        from fuzzer.neardup import NearDup
+
+        record = self._record(cand, result)
+        self._prepared[id(result)] = (result, record, NearDup.sketches(record))
+
+    def _take_prepared(self, cand: dict, result: dict) -> tuple[dict, dict | None]:
+        """The record of ``result`` and its sketches (None: not made yet)."""
+        entry = self._prepared.pop(id(result), None)
+        if entry is not None and entry[0] is result:
+            return entry[1], entry[2]
+        return self._record(cand, result), None
+
     @staticmethod
     def _signature(result: dict) -> str:
         message = result.get("diagnostic", "")
@@ -398,8 +421,8 @@ class Campaign:
             if ok and len(ok) == len(outs):
                 counters["valid"] = counters.get("valid", 0) + 1
             for r in ok:
-                rec = self._record(cand, r)
-                rec["cluster_id"] = self.neardup.assign(rec)
+                rec, sketches = self._take_prepared(cand, r)
+                rec["cluster_id"] = self.neardup.assign(rec, sketches)
                 rec["split"] = split_for(rec["cluster_id"])
                 coverage.add(rec, cand.get("productions", []))
                 lines.append(dumps(rec))
@@ -410,6 +433,9 @@ class Campaign:
             if reached:
                 break
         counters["recorded"] = counters.get("recorded", 0) + len(lines)
+        for outs in results.values():  # past the target: made, not recorded
+            for r in outs:
+                self._prepared.pop(id(r), None)
         state = {
             "next_round": self.round + 1,
             "counters": counters,
@@ -466,6 +492,7 @@ class _Round:
     deferred: list = field(default_factory=list)  # survivors kept back: the target may not need them
     compiling: set = field(default_factory=set)  # compile jobs not back yet
     results: dict = field(default_factory=dict)  # kernel key -> its results
+    compiled: dict = field(default_factory=dict)  # kernel key -> the survivor sent to compile
 
     @property
     def full(self) -> bool:
@@ -504,21 +531,42 @@ class _Stream:
         self.owner: dict[int, int] = {}  # job id -> its round
         self.deduped = campaign.round - 1  # the last round whose candidates were deduplicated
         self.finished = False
+        self.loaded = False
+        self.unprepared: deque = deque()  # (round, result) of kernels that compiled, their records not made yet
 
     def run(self) -> None:
         self.advance()  # nothing to dedup or commit yet: this queues the first draws
-        loaded = False
         while not self.finished:
-            for job, result in self.pool.map(self.queue):
-                if not loaded:  # the workers have their first draws: load what dedup and commits need
-                    self.campaign._load()
-                    loaded = True
+            for job, result in self.pool.map(self.queue, while_busy=self.while_busy):
+                self.load()  # done already unless the first result came before the pool waited
                 self.on_result(job, result)
                 self.advance()
                 if self.finished:
                     break  # jobs still running belong to rounds past the target: closing the pool stops them
             else:  # the pool ran out of jobs without reaching the target
                 raise WarpfuzzError(f"internal error: no job left to run in round {self.campaign.round}, target not reached")
+
+    def load(self) -> None:
+        if not self.loaded:
+            self.campaign._load()
+            self.loaded = True
+
+    def while_busy(self) -> bool:
+        """The coordinator's work that can wait, done while the workers are busy (``map``'s
+        ``while_busy``), a slice per call: loading what dedup and the commits need, then the
+        records and near-duplicate sketches of kernels that compiled, a few at a time. False when
+        there is none."""
+        if not self.loaded:
+            self.load()
+            return True
+        done = 0
+        while self.unprepared and done < PREPARE_SLICE:
+            rnd, result = self.unprepared.popleft()
+            cand = rnd.compiled.get(result["key"])
+            if rnd.index >= self.campaign.round and cand is not None:  # its round not committed yet
+                self.campaign.prepare(cand, result)
+                done += 1
+        return done > 0
 
     # -- scheduling -----------------------------------------------------------------------------
     def advance(self) -> None:
@@ -545,6 +593,7 @@ class _Stream:
                     self.draw(rnd.index, rest=True)
                     break
             del self.rounds[c.round]
+            self.unprepared = deque(e for e in self.unprepared if e[0] is not rnd)  # committed without them
             if c._commit_round(rnd.candidates, rnd.survivors, rnd.results):
                 self.finished = True
                 return
@@ -609,6 +658,7 @@ class _Stream:
     def compile(self, rnd: _Round, kernels: list[dict], last: bool) -> None:
         """Queue compile jobs for ``kernels``; a round's last kernels in ``TAIL_JOBS`` jobs at least."""
         c = self.campaign
+        rnd.compiled.update((cand["hash"], cand) for cand in kernels)
         for job in c._compile_jobs(kernels, min_jobs=TAIL_JOBS if last else 1):
             self.submit(rnd, job, self.queue.COMPILE)
 
@@ -649,6 +699,8 @@ class _Stream:
         if result.get("status") == "ok":
             for r in result["results"]:
                 rnd.results.setdefault(r["key"], []).append(r)
+                if r["outcome"] == outcomes.OK:
+                    self.unprepared.append((rnd, r))
         elif result.get("status") in ("crashed", "timeout"):
             culprit = [k for k in kernels if k["key"] == result.get("current")]
             rest = [k for k in kernels if k["key"] != result.get("current")]

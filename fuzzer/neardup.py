@@ -104,12 +104,19 @@ class NearDup:
     def __len__(self) -> int:
         return len(self._members)
 
-    def assign(self, record: dict) -> str:
-        """The record's cluster id; the record joins the index (a record already in it keeps its id)."""
+    @staticmethod
+    def sketches(record: dict) -> dict[str, MinHash]:
+        """The record's MinHash of each view: what :meth:`assign` needs of it beyond the index (most
+        of its cost), computable before its turn."""
+        return {view: minhash(text) for view, text in view_texts(record).items()}
+
+    def assign(self, record: dict, sketches: dict[str, MinHash] | None = None) -> str:
+        """The record's cluster id; the record joins the index (a record already in it keeps its id).
+        ``sketches``: :meth:`sketches` of this record, if already made."""
         known = self._members.get(record["id"])
         if known is not None:
             return known[1]
-        sketches = {view: minhash(text) for view, text in view_texts(record).items()}
+        sketches = sketches or self.sketches(record)
         cluster = self._by_hash.get(record["normalized_hash"]) or self._match(sketches) or new_cluster_id(record["normalized_hash"])
         self._insert(record, sketches, cluster)
         return cluster
@@ -145,7 +152,7 @@ class NearDup:
             if cluster is None:
                 index.assign(record)
             elif record["id"] not in index._members:
-                index._insert(record, {view: minhash(text) for view, text in view_texts(record).items()}, cluster)
+                index._insert(record, cls.sketches(record), cluster)
         return index
 
 

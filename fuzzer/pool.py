@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fuzzer.interrupts import raise_if_lost, signals_held
 from fuzzer.worker import STOP_FD
@@ -297,12 +297,18 @@ class LocalPool:
                 w.kill()
             self._workers.clear()
 
-    def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
+    def map(self, jobs: Iterable[Job], while_busy: Callable[[], bool] | None = None) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order. A result's ``status`` is
         ``ok``, ``crashed`` (with ``signal``/``returncode``) or ``timeout``; every result has
         ``busy_seconds``, how long the job held its worker. ``jobs`` may be a
         :class:`JobQueue` that the caller adds to between results; a worker that frees up is handed
-        the next waiting job before its result is yielded."""
+        the next waiting job before its result is yielded.
+
+        ``while_busy``: the caller's deferred work, called instead of waiting whenever jobs are
+        running, no result is in and every worker has a job (or none is waiting): it does a short
+        slice of that work and returns True, or returns False when it has none left for now. So
+        the caller's own work keeps a worker from its next job for one slice at most, and none of
+        it waits for a result."""
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
         self.start()
         idle = [w for w in self._workers if w.job is None]
@@ -328,7 +334,10 @@ class LocalPool:
                 hand_out()
                 now = time.monotonic()
                 wait = max(0.0, min(w.deadline for w in busy.values()) - now) if busy else 0
-                events = sel.select(timeout=min(wait, 1.0))
+                if while_busy is not None and busy and not sel.select(timeout=0) and while_busy():
+                    events = []  # a slice done: look for results (and timeouts) again before the next
+                else:
+                    events = sel.select(timeout=min(wait, 1.0))
                 for key, _ in events:
                     w = key.data
                     chunk = os.read(w.proc.stdout.fileno(), 1 << 20)

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import deque
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fuzzer.errors import WarpfuzzError
 from fuzzer.interrupts import raise_if_lost
@@ -128,10 +128,11 @@ class RayPool:
             ray.shutdown()
             self._owns_ray = False
 
-    def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
+    def map(self, jobs: Iterable[Job], while_busy: Callable[[], bool] | None = None) -> Iterator[tuple[Job, dict]]:
         """Run every job; yield (job, result) in completion order, as :meth:`LocalPool.map` does
-        (``jobs`` may be a :class:`~fuzzer.pool.JobQueue` the caller adds to). An actor lost with its
-        node comes back as a ``crashed`` result and is replaced."""
+        (``jobs`` may be a :class:`~fuzzer.pool.JobQueue` the caller adds to; ``while_busy`` is
+        called as it is there). An actor lost with its node comes back as a ``crashed`` result and
+        is replaced."""
         ray = self._ray
         self._start()
         pending = jobs if isinstance(jobs, JobQueue) else deque(jobs)
@@ -146,6 +147,8 @@ class RayPool:
         while pending or running:
             raise_if_lost()  # a Ctrl-C or SIGTERM Python dropped
             hand_out()
+            if while_busy is not None and not ray.wait(list(running), num_returns=1, timeout=0)[0] and while_busy():
+                continue
             [done], _ = ray.wait(list(running), num_returns=1)
             actor, job, sent = running.pop(done)
             try:

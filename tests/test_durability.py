@@ -250,6 +250,36 @@ print(json.dumps(draws))
 """
 
 
+def test_records_made_ahead_of_their_commit_are_the_ones_a_commit_makes(tmp_path, monkeypatch):
+    """While every worker is busy the coordinator makes the records (and near-duplicate sketches)
+    of kernels that compiled, ahead of their round's commit: a campaign that does is byte for byte
+    one that makes each record at its commit."""
+    from fuzzer import campaign as C
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    taken = []
+    take = C.Campaign._take_prepared
+
+    def take_and_note(self, cand, result):
+        record, sketches = take(self, cand, result)
+        taken.append(sketches is not None)
+        return record, sketches
+
+    monkeypatch.setattr(C.Campaign, "_take_prepared", take_and_note)
+
+    def run(out: Path) -> dict:
+        C.Campaign(C.CampaignConfig(backend="cpu", out=out, seed=5, count=40, workers=2, oracles="none", round_size=16,
+                                    steer=False, swarm=False)).run()
+        return {stream: shard_bytes(out, stream) for stream in ("records", "failures")}
+
+    ahead = run(tmp_path / "ahead")
+    assert any(taken), "no record was made ahead of its commit"
+    monkeypatch.setattr(C.Campaign, "prepare", lambda self, cand, result: None)
+    taken.clear()
+    assert run(tmp_path / "at-commit") == ahead and not any(taken)
+
+
 def test_drawing_only_what_the_target_needs_changes_no_record(warpfuzz, tmp_path):
     """Near the target the engine draws only the start of a round, and the rest of it when
     duplicates make that fall short (the test plugin's kernels repeat often): the records are

@@ -57,6 +57,24 @@ def test_a_job_the_caller_adds_while_handling_a_result_still_runs(pool):
     assert order == [0, 2, 1]
 
 
+def test_the_callers_deferred_work_runs_only_while_the_workers_are_busy(pool):
+    """``while_busy`` slices (the coordinator's loading and record-making) run instead of waiting,
+    only while a job is out, and do not keep results from the caller."""
+    queue = JobQueue()
+    for i in range(3):
+        queue.push(Job(id=i, payload={"op": "no-such-op"}, timeout=120), queue.DRAW)
+    calls = []
+
+    def while_busy() -> bool:
+        calls.append(pool._workers[0].job is not None)
+        time.sleep(0.01)
+        return len(calls) < 50  # then "nothing left": the pool waits as before
+
+    ids = [job.id for job, _ in pool.map(queue, while_busy=while_busy)]
+    assert ids == [0, 1, 2]
+    assert calls and all(calls)
+
+
 def test_every_result_says_how_long_its_job_held_the_worker(pool):
     """``busy_seconds`` (what ``stats.json`` adds up per kind of job) comes with every result: a
     result the worker sent, one whose worker was killed under it and one that timed out. Only the
@@ -92,8 +110,8 @@ def test_every_result_says_how_long_its_job_held_the_worker(pool):
 
 def test_the_first_draws_go_out_before_the_coordinator_loads(tmp_path, monkeypatch):
     """The coordinator hands the workers round 0's draws first and only then imports and reads
-    what dedup and the commits need (libcst, the near-duplicate index, a resumed corpus), so the
-    workers draw meanwhile instead of waiting for it; the records are those of a plain run."""
+    what dedup and the commits need (the near-duplicate index, a resumed corpus), while the workers
+    boot and draw, before their first result: neither waits for the other."""
     from fuzzer import campaign as C
     from fuzzer import pool as P
 
@@ -103,6 +121,8 @@ def test_the_first_draws_go_out_before_the_coordinator_loads(tmp_path, monkeypat
     send, load = P._Worker.send, C.Campaign._load
     monkeypatch.setattr(P._Worker, "send", lambda self, job: (events.append(job.payload["op"]), send(self, job))[1])
     monkeypatch.setattr(C.Campaign, "_load", lambda self: (events.append("load"), load(self))[1])
+    on_result = C._Stream.on_result
+    monkeypatch.setattr(C._Stream, "on_result", lambda self, job, result: (events.append("result"), on_result(self, job, result))[1])
     config = C.CampaignConfig(backend="cpu", out=tmp_path / "corpus", seed=3, count=4, workers=2, oracles="none",
                               round_size=10, steer=False, swarm=False)
     summary = C.Campaign(config).run()
@@ -110,6 +130,7 @@ def test_the_first_draws_go_out_before_the_coordinator_loads(tmp_path, monkeypat
     assert events.count("load") == 1
     first_load = events.index("load")
     assert first_load > 0 and set(events[:first_load]) == {"generate"}  # the old order: load, then send
+    assert first_load < events.index("result")  # while the workers boot and draw: no result waits for it
 
 
 def test_an_idle_worker_warms_what_a_first_draw_needs(tmp_path):
