@@ -38,6 +38,7 @@ in pairs per second. Targets: ratio_vs_limit >= 0.85, ratio_vs_naive >= 4.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import multiprocessing
@@ -122,8 +123,42 @@ def _compile_batch(job: tuple[str, list[str]]) -> int:
     return len(sources)
 
 
+def compile_units(records: list[dict]) -> list[str]:
+    """The sources the pipeline compiled for ``records``, in order: a record's own source, but one
+    source for the instances of a generic kernel (records with the same ``generic_hash``), holding
+    every instance's ``wp.overload`` declaration, as the drawn kernel did. Each instance's record
+    keeps only its own declaration; compiled side by side in one module, such sources define one
+    kernel name several times and Warp keeps the last, so most of the instances would not be built."""
+    units: list[str] = []
+    merged: dict[str, int] = {}  # generic_hash -> its unit
+    for r in records:
+        generic = (r.get("provenance") or {}).get("generic_hash")
+        if generic is None:
+            units.append(r["python_source"])
+        elif generic not in merged:
+            merged[generic] = len(units)
+            units.append(r["python_source"])
+        else:
+            units[merged[generic]] += "\n\n" + "\n\n".join(overload_declarations(r["python_source"]))
+    return units
+
+
+def overload_declarations(source: str) -> list[str]:
+    """The text of each module-level ``wp.overload`` declaration in ``source`` (decorated stub or call)."""
+    lines = source.splitlines(keepends=True)
+    found = []
+    for node in ast.parse(source).body:
+        decorators = getattr(node, "decorator_list", [])
+        if any(ast.unparse(d) in ("wp.overload", "warp.overload") for d in decorators) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and ast.unparse(node.value.func) in ("wp.overload", "warp.overload")):
+            start = min([node.lineno] + [d.lineno for d in decorators])
+            found.append("".join(lines[start - 1 : node.end_lineno]))
+    return found
+
+
 def run_limit(backend: str, records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:
-    batches = grouped_batches([r["python_source"] for r in records], lambda source: source, backend, batch)
+    batches = grouped_batches(compile_units(records), lambda source: source, backend, batch)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_warp, initargs=(opt_level,)) as pool:
         # warm every process (Warp's init and the compiler's precompiled header) before the clock starts
@@ -185,7 +220,7 @@ def measured_corpus(corpus: Path) -> tuple[dict, float, int, list[dict], dict]:
         elapsed = stats["elapsed_seconds"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"throughput.py: {corpus}: no elapsed_seconds in stats.json ({type(exc).__name__})")
-    records = [{"python_source": r["python_source"]} for r in iter_records(corpus)]
+    records = [{"python_source": r["python_source"], "provenance": r.get("provenance", {})} for r in iter_records(corpus)]
     return manifest["settings"], float(elapsed), manifest["totals"]["records"]["bytes"], records, stats
 
 

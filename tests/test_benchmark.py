@@ -57,6 +57,33 @@ def test_a_finished_cuda_campaign_against_its_limit(warpfuzz):
     assert abs(float(last["ratio_vs_limit"]) - figures["pipeline_pairs_per_second"] / figures["limit_pairs_per_second"]) < 2e-3
 
 
+def test_the_limit_builds_every_instance_of_a_generic_kernel(tmp_path):
+    """A generic kernel's instances are records of their own, each source with its own
+    ``wp.overload`` only; the limit compiles them as the pipeline did, one source with all of them
+    (side by side in one module the kernel name is defined again and again, and Warp kept 22 of a
+    campaign's 52 instances). Checked on the committed sample's cpu records, with Warp."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import throughput
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from backends.warp_ir import init_warp, kernel_instances, load_module
+    from fuzzer.shards import iter_records
+
+    records = list(iter_records(REPO / "corpus" / "sample" / "cpu"))
+    generic = [r for r in records if "generic_hash" in r["provenance"]]
+    assert len(generic) > len({r["provenance"]["generic_hash"] for r in generic}) > 1  # kernels with several instances
+    units = throughput.compile_units(records)
+    assert len(units) == len(records) - len(generic) + len({r["provenance"]["generic_hash"] for r in generic})
+    plain = [r["python_source"] for r in records if "generic_hash" not in r["provenance"]]
+    assert [u for u in units if "wp.overload" not in u] == plain
+
+    init_warp(str(tmp_path / "kernel-cache"))
+    instances = lambda sources, name: len(list(kernel_instances(load_module("\n\n".join(sources), name, str(tmp_path))[1])))  # noqa: E731
+    assert instances([u for u in units if "wp.overload" in u], "limit_generic") == len(generic)
+    assert instances([r["python_source"] for r in generic], "records_side_by_side") < len(generic)  # what the limit built before
+
+
 def test_a_directory_that_is_no_corpus_is_one_line(warpfuzz, tmp_path):
     result = bench(warpfuzz, "--corpus", tmp_path)
     assert result.returncode != 0
