@@ -532,6 +532,7 @@ class _Stream:
         self.deduped = campaign.round - 1  # the last round whose candidates were deduplicated
         self.finished = False
         self.loaded = False
+        self._records: dict[str, int] = {}  # kernel hash -> ``records_of``
         self.unprepared: deque = deque()  # (round, result) of kernels that compiled, their records not made yet
 
     def run(self) -> None:
@@ -609,29 +610,57 @@ class _Stream:
         per_record = c.bytes / c.records if c.records else 30_000
         return (c.config.size - c.bytes) / per_record
 
-    def ahead(self, before: int, deferred: bool) -> int:
+    def ahead(self, before: int, deferred: bool, records: bool = False) -> int:
         """Kernels of the uncommitted rounds before ``before`` that may become records: those sent to
-        compile, and the kept-back ones with ``deferred``; a round still drawing counts what it draws."""
+        compile, and the kept-back ones with ``deferred``; a round still drawing counts what it draws.
+        With ``records``, the records the kernels sent to compile make if they all pass (see
+        ``records_of``)."""
         n = 0
         for rnd in self.rounds.values():
             if rnd.index < before:
                 if rnd.survivors is None:
                     n += rnd.drawn
+                elif records:
+                    kept = set(map(id, rnd.deferred)) if not deferred else set()
+                    n += sum(self.records_of(cand) for cand in rnd.survivors if id(cand) not in kept)
                 else:
                     n += len(rnd.survivors) - (0 if deferred else len(rnd.deferred))
         return n
 
+    def records_of(self, cand: dict) -> int:
+        """The records a kernel makes if it compiles and passes its oracles: one per ``wp.overload``
+        instance of a generic kernel (read from its source), else one."""
+        n = self._records.get(cand["hash"])
+        if n is None:
+            from fuzzer.pipeline import overload_count
+
+            n = self._records[cand["hash"]] = max(1, overload_count(cand["source"], cand["kernel_name"]))
+        return n
+
     def wave(self, rnd: _Round, fresh: list[dict]) -> list[dict]:
         """The first of the round's ``fresh`` survivors (in index order) that should reach the target,
-        with a margin, after the kernels before them; all of them when they should not."""
-        wanted = self.needed() - self.ahead(rnd.index, deferred=False) - (len(rnd.survivors) - len(fresh))
-        wanted = int(wanted * 1.1) + 4 if wanted > 0 else 0
+        with a margin, after the kernels before them; all of them when they should not.
+
+        For a count target each kernel's records are known before it compiles (``records_of``), and
+        only a failure, about one kernel in 500, can leave the round short: the margin is 2% and 2
+        records (a round left short compiles the rest of its kernels before it commits, so no record
+        changes). For a size target the records' sizes are not known, and the margin is a tenth."""
         c = self.campaign
-        if c.segment and 0 < wanted < len(fresh):
+        earlier = rnd.survivors[: len(rnd.survivors) - len(fresh)]
+        if c.config.count is not None:
+            wanted = self.needed() - self.ahead(rnd.index, deferred=False, records=True) - sum(map(self.records_of, earlier))
+            n, got = 0, 0
+            while wanted > 0 and n < len(fresh) and got < wanted * 1.02 + 2:
+                got += self.records_of(fresh[n])
+                n += 1
+        else:
+            wanted = self.needed() - self.ahead(rnd.index, deferred=False) - len(earlier)
+            n = int(wanted * 1.1) + 4 if wanted > 0 else 0
+        if c.segment and 0 < n < len(fresh):
             # whole segments: a kernel's batch-mates must not depend on where the target cut the round
-            last = c.segment_of(fresh[wanted - 1])
+            last = c.segment_of(fresh[n - 1])
             return [cand for cand in fresh if c.segment_of(cand) <= last]
-        return fresh[:wanted]
+        return fresh[:n]
 
     def worth_drawing(self, r: int) -> bool:
         needed = self.needed()

@@ -416,6 +416,13 @@ def instance_source(source: str, kernel_def: str, instance: int | None) -> str:
     return "".join(l for i, l in enumerate(lines) if i not in dropped)
 
 
+def overload_count(source: str, kernel_def: str) -> int:
+    """How many ``wp.overload`` declarations of ``kernel_def`` the source holds at module level."""
+    if "overload" not in source:
+        return 0
+    return sum(1 for node in ast.parse(source).body if _declares_overload(node, kernel_def))
+
+
 def _declares_overload(node, kernel_def: str) -> bool:
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
         call = node.value
