@@ -14,9 +14,11 @@ this module only for a source whose names its ``ast`` analysis does not mirror.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
-from fuzzer.normalize import definition_names, local_renaming
+from fuzzer.normalize import definition_names, local_renaming, module_names
 
 
 def parse(source: str) -> cst.Module:
@@ -256,7 +258,8 @@ class RenameDefinitions(_RenameNames):
                 for small in stmt.body:
                     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                         found.append(("const", small.targets[0].target.value, set()))
-        return definition_names(found, kernel_name)
+        code = module.code
+        return definition_names(found, kernel_name, lambda: module_names(ast.parse(code)), code)
 
 
 class FunctionScopes(_NameWalk, cst.CSTVisitor):

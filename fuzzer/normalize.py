@@ -24,33 +24,78 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 KERNEL_DECORATORS = ("wp.kernel", "warp.kernel", "kernel")
 
 
-def definition_names(found: list[tuple[str, str, set[str]]], kernel_name: str) -> dict[str, str]:
+def definition_names(found: list[tuple[str, str, set[str]]], kernel_name: str,
+                     used: Callable[[], frozenset[str]] | None = None, source: str = "") -> dict[str, str]:
     """The module-level renaming rule both analyses apply. ``found``: the module's definitions in
     order, as (``"def"``, name, its decorators' callees), (``"class"``, name, ...) or (``"const"``,
     name, ...) for a plain ``NAME = ...``. Kernels become ``kernel_name``, ``kernel_name1``, ...,
     other functions ``func0, ...``, classes ``Struct0, ...``, constants ``CONST0, ...``; an
-    overload, a custom gradient, a replay or a native snippet gets no name of its own."""
+    overload, a custom gradient, a replay or a native snippet gets no name of its own. ``used``:
+    the module's names (``module_names``), asked for only when a canonical name is in the text of
+    an ASCII ``source`` at all; a canonical name that is one of them, other than a definition's
+    own, gets ``_`` appended until it is not (``def apply(kernel: ...)`` would otherwise merge
+    the kernel and its parameter)."""
+    taken: frozenset[str] | None = None
+
+    def free(base: str) -> str:
+        nonlocal taken
+        if used is None or (source.isascii() and base not in source):
+            return base  # no name of the source can be it (ast reads non-ASCII names in NFKC form)
+        if taken is None:
+            taken = used() - {name for _, name, _ in found}
+        while base in taken:
+            base += "_"
+        return base
+
     mapping, counts = {}, {"func": 0, "Struct": 0, "CONST": 0, "kernel": 0}
     for kind, name, decorators in found:
         if kind == "def":
             if decorators & set(KERNEL_DECORATORS):
                 base = kernel_name if counts["kernel"] == 0 else f"{kernel_name}{counts['kernel']}"
                 counts["kernel"] += 1
-                mapping.setdefault(name, base)
+                mapping.setdefault(name, free(base))
             elif not any(d.endswith(("overload", "func_grad", "func_replay", "func_native")) for d in decorators):
-                mapping.setdefault(name, f"func{counts['func']}")
+                mapping.setdefault(name, free(f"func{counts['func']}"))
                 counts["func"] += 1
         elif kind == "class":
-            mapping.setdefault(name, f"Struct{counts['Struct']}")
+            mapping.setdefault(name, free(f"Struct{counts['Struct']}"))
             counts["Struct"] += 1
         elif name != "__all__":
-            mapping.setdefault(name, f"CONST{counts['CONST']}")
+            mapping.setdefault(name, free(f"CONST{counts['CONST']}"))
             counts["CONST"] += 1
     return mapping
+
+
+def module_names(tree: ast.AST) -> frozenset[str]:
+    """Every name the source binds or reads, at any depth: names, parameters, functions and
+    classes, imports, ``global``/``nonlocal``, ``except ... as`` and ``match`` captures (read from
+    the ``ast`` whichever analysis decides, so both see the same set)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        kind = type(node)
+        if kind is ast.Name:
+            out.add(node.id)
+        elif kind is ast.arg:
+            out.add(node.arg)
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            out.add(node.name)
+        elif kind is ast.alias:
+            out.add((node.asname or node.name).split(".")[0])
+        elif kind in (ast.Global, ast.Nonlocal):
+            out.update(node.names)
+        elif kind is ast.ExceptHandler and node.name:
+            out.add(node.name)
+        else:
+            for attr in ("name", "rest"):  # MatchAs, MatchStar, MatchMapping
+                value = getattr(node, attr, None) if kind.__name__.startswith("Match") else None
+                if isinstance(value, str):
+                    out.add(value)
+    return frozenset(out)
 
 
 def local_renaming(params: set[str], declared: set[str], bound: set[str], seen: list[str]) -> dict[str, str]:
@@ -151,6 +196,7 @@ class _AstAnalysis:
 
     def __init__(self, tree: ast.Module, source: str):
         self.tree = tree
+        self.source = source
         self.lines = _NEWLINE.split(source)  # the lines ``ast`` numbers (str.splitlines also splits at \f)
 
     def definitions(self, kernel_name: str = "kernel") -> dict[str, str]:
@@ -166,7 +212,7 @@ class _AstAnalysis:
                 found.append(("class", stmt.name, set()))
             elif kind is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name:
                 found.append(("const", stmt.targets[0].id, set()))
-        return definition_names(found, kernel_name)
+        return definition_names(found, kernel_name, lambda: module_names(self.tree), self.source)
 
     def _decorator_text(self, dec) -> str:
         """The decorator's callee as libcst prints it (its source text), where that is certain."""

@@ -196,6 +196,10 @@ _TRICKY_SOURCES = [
     "import warp as wp\n@ wp.kernel(enable_backward=False)\ndef k(a):\n    (b, *c), d = a\n    e = [(f := x) for x in c]\n"
     "    with open(b) as (g, h):\n        pass\n    def inner(m=f, n=g):\n        o = m\n        return o\n    return inner(d)\n"
     "class S:\n    def m(self, v):\n        w = v\n        return w\nCONST = 2\n",
+    # canonical names the source already uses for something else: parameters named like the
+    # kernel's and a function's, a local named like a constant's
+    "import warp as wp\nC = 1\n@wp.func\ndef helper(x: float):\n    CONST0 = x\n    return CONST0\n"
+    "@wp.kernel\ndef apply(kernel: wp.array(dtype=float), func0: float):\n    kernel[0] = helper(func0) + float(C)\n",
     # a form feed (a line break to str.splitlines, not to ast) before decorators that are read
     # from their source line
     "import warp as wp\n\x0c\n@wp.func\ndef g(c):\n    d = c\n    return d\n@wp.kernel\ndef k(a):\n    b = g(a)\n",
@@ -294,6 +298,20 @@ def test_the_ast_analysis_reads_decorators_on_the_lines_ast_numbers():
     assert "\x0c" in source
     with mock.patch.object(cst, "parse_module", side_effect=AssertionError("libcst parse on the fast path")):
         assert normalize(source, suffix_names=False).names == {"g": "func0", "k": "kernel"}
+
+
+def test_a_canonical_name_never_merges_with_a_name_the_source_uses():
+    """A definition's canonical name is not one the module uses for something else: the kernel
+    ``apply`` with a parameter ``kernel`` becomes ``kernel_``, not a kernel whose parameter hides
+    it (the final names' suffix pass then renamed the parameter's uses and not the parameter)."""
+    source = next(s for s in _TRICKY_SOURCES if "def apply(kernel" in s)
+    got = normalize(source)
+    assert got.names == {"C": f"CONST0__{got.hash[:8]}", "helper": f"func0__{got.hash[:8]}", "apply": f"kernel__{got.hash[:8]}"}
+    kernel = next(n for n in ast.parse(got.source).body if isinstance(n, ast.FunctionDef) and n.name.startswith("kernel"))
+    assert [a.arg for a in kernel.args.args] == ["kernel", "func0"]
+    assert "kernel[0] = " in got.source and f"func0__{got.hash[:8]}(func0)" in got.source
+    # libcst decides the same names where it decides (an async def sends the analysis to it)
+    assert normalize(source + "async def co(p):\n    return p\n", suffix_names=False).names["apply"] == "kernel_"
 
 
 def test_drawing_a_kernel_does_not_import_libcst():
