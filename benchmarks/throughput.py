@@ -38,7 +38,6 @@ in pairs per second. Targets: ratio_vs_limit >= 0.85, ratio_vs_naive >= 4.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import multiprocessing
@@ -56,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from fuzzer import plugins  # noqa: E402
 from fuzzer.campaign import CampaignConfig  # noqa: E402
-from fuzzer.pipeline import grouped_batches  # noqa: E402
+from fuzzer.pipeline import grouped_batches, overload_texts  # noqa: E402
 from fuzzer.shards import iter_records, read_manifest  # noqa: E402
 
 
@@ -139,22 +138,8 @@ def compile_units(records: list[dict]) -> list[str]:
             merged[generic] = len(units)
             units.append(r["python_source"])
         else:
-            units[merged[generic]] += "\n\n" + "\n\n".join(overload_declarations(r["python_source"]))
+            units[merged[generic]] += "\n\n" + "\n\n".join(overload_texts(r["python_source"]))
     return units
-
-
-def overload_declarations(source: str) -> list[str]:
-    """The text of each module-level ``wp.overload`` declaration in ``source`` (decorated stub or call)."""
-    lines = source.splitlines(keepends=True)
-    found = []
-    for node in ast.parse(source).body:
-        decorators = getattr(node, "decorator_list", [])
-        if any(ast.unparse(d) in ("wp.overload", "warp.overload") for d in decorators) or (
-                isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                and ast.unparse(node.value.func) in ("wp.overload", "warp.overload")):
-            start = min([node.lineno] + [d.lineno for d in decorators])
-            found.append("".join(lines[start - 1 : node.end_lineno]))
-    return found
 
 
 def run_limit(backend: str, records: list[dict], workers: int, batch: int, opt_level: int | None) -> float:

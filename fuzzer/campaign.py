@@ -358,10 +358,8 @@ class Campaign:
         """Build the record of a kernel that compiled and its near-duplicate sketches now, ahead of
         its round's commit, which then only looks them up (so a commit, which the workers may be
         waiting on, costs a fifth as much). The same record either way."""
-        from fuzzer.neardup import NearDup
-
         record = self._record(cand, result)
-        self._prepared[id(result)] = (result, record, NearDup.sketches(record))
+        self._prepared[id(result)] = (result, record, self.neardup.sketches(record))
 
     def _take_prepared(self, cand: dict, result: dict) -> tuple[dict, dict | None]:
         """The record of ``result`` and its sketches (None: not made yet)."""

@@ -41,11 +41,12 @@ def definition_names(found: list[tuple[str, str, set[str]]], kernel_name: str,
     own, gets ``_`` appended until it is not (``def apply(kernel: ...)`` would otherwise merge
     the kernel and its parameter)."""
     taken: frozenset[str] | None = None
+    ascii_source = source.isascii()  # ast reads a non-ASCII name in its NFKC form, not as spelled
 
     def free(base: str) -> str:
         nonlocal taken
-        if used is None or (source.isascii() and base not in source):
-            return base  # no name of the source can be it (ast reads non-ASCII names in NFKC form)
+        if used is None or (ascii_source and base not in source):
+            return base  # no name of the source can be it
         if taken is None:
             taken = used() - {name for _, name, _ in found}
         while base in taken:
@@ -88,13 +89,10 @@ def module_names(tree: ast.AST) -> frozenset[str]:
             out.add((node.asname or node.name).split(".")[0])
         elif kind in (ast.Global, ast.Nonlocal):
             out.update(node.names)
-        elif kind is ast.ExceptHandler and node.name:
+        elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
             out.add(node.name)
-        else:
-            for attr in ("name", "rest"):  # MatchAs, MatchStar, MatchMapping
-                value = getattr(node, attr, None) if kind.__name__.startswith("Match") else None
-                if isinstance(value, str):
-                    out.add(value)
+        elif kind is ast.MatchMapping and node.rest:
+            out.add(node.rest)
     return frozenset(out)
 
 

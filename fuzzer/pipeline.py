@@ -403,30 +403,39 @@ def instance_source(source: str, kernel_def: str, instance: int | None) -> str:
     never pairs with two different IRs; unchanged for a kernel that is not an overload instance."""
     if instance is None:
         return source
-    tree = ast.parse(source)
-    declarations = [node for node in tree.body if _declares_overload(node, kernel_def)]
+    declarations = _overload_declarations(ast.parse(source), kernel_def)
     if len(declarations) < 2:
         return source
-    drop = {n for i, n in enumerate(declarations) if i != instance}
-    lines = source.splitlines(keepends=True)
-    dropped = set()
-    for node in drop:
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        dropped.update(range(start - 1, node.end_lineno))
-    return "".join(l for i, l in enumerate(lines) if i not in dropped)
+    dropped = {i for n, node in enumerate(declarations) if n != instance for i in _lines_of(node)}
+    return "".join(l for i, l in enumerate(source.splitlines(keepends=True)) if i not in dropped)
 
 
 def overload_count(source: str, kernel_def: str) -> int:
     """How many ``wp.overload`` declarations of ``kernel_def`` the source holds at module level."""
-    if "overload" not in source:
-        return 0
-    return sum(1 for node in ast.parse(source).body if _declares_overload(node, kernel_def))
+    return len(_overload_declarations(ast.parse(source), kernel_def)) if "overload" in source else 0
 
 
-def _declares_overload(node, kernel_def: str) -> bool:
+def overload_texts(source: str) -> list[str]:
+    """The text of each module-level ``wp.overload`` declaration in ``source`` (of any kernel)."""
+    lines = source.splitlines(keepends=True)
+    return ["".join(lines[i] for i in _lines_of(node)) for node in _overload_declarations(ast.parse(source))]
+
+
+def _overload_declarations(tree: ast.Module, kernel_def: str | None = None) -> list[ast.stmt]:
+    return [node for node in tree.body if _declares_overload(node, kernel_def)]
+
+
+def _lines_of(node) -> range:
+    """The (0-based) lines a statement spans, its decorators included."""
+    return range(min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1, node.end_lineno)
+
+
+def _declares_overload(node, kernel_def: str | None) -> bool:
+    """Whether ``node`` declares an overload of ``kernel_def`` (None: of any kernel)."""
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
         call = node.value
-        return ast.unparse(call.func) in ("wp.overload", "warp.overload") and bool(call.args) and ast.unparse(call.args[0]) == kernel_def
-    if isinstance(node, ast.FunctionDef) and node.name == kernel_def:
+        return (ast.unparse(call.func) in ("wp.overload", "warp.overload") and bool(call.args)
+                and (kernel_def is None or ast.unparse(call.args[0]) == kernel_def))
+    if isinstance(node, ast.FunctionDef) and kernel_def in (None, node.name):
         return any(ast.unparse(d) in ("wp.overload", "warp.overload") for d in node.decorator_list)
     return False
